@@ -1,0 +1,3 @@
+"""The Google Gemini provider for costkit."""
+
+from __future__ import annotations

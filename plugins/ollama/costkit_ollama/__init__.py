@@ -1,0 +1,3 @@
+"""The Ollama provider for costkit."""
+
+from __future__ import annotations

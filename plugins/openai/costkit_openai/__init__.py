@@ -1,0 +1,3 @@
+"""The OpenAI provider for costkit."""
+
+from __future__ import annotations

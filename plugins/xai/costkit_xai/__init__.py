@@ -1,0 +1,3 @@
+"""The xAI provider for costkit."""
+
+from __future__ import annotations
