@@ -1,13 +1,587 @@
-"""Budgets and the budget-enforcement middleware."""
+"""Budgets, and the budget-enforcement middleware that makes them impossible to overspend.
+
+A budget caps the spend of a scope (a user, project, organisation, or everything) in a window:
+one request, a day, a week (from Monday), a calendar month, or in total. Days, weeks and
+months start at midnight in the budget's IANA time zone.
+
+Before a request is sent, ``budget-enforcement`` reserves its worst-case cost against every
+applicable budget, in one transaction that also reads the settled spend and the open
+reservations (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: ``SELECT ... FOR UPDATE`` on the budget
+rows, and one statement for both sums). A request that does not fit raises
+:class:`~costkit.BudgetExceededError` and is never sent. When the response arrives, the ledger
+row replaces the reservation in one transaction; an error or a cancellation deletes it; a
+reservation whose holder died stops counting after its time to live.
+
+The worst case is the input estimated by :func:`costkit._estimate.upper_bound_prompt_tokens`
+(never fewer than a byte-level tokenizer produces) plus ``max_output_tokens`` (or the
+configured default) at the output rate.
+"""
 
 from __future__ import annotations
 
-from costkit.middleware import Middleware
+import logging
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["BudgetEnforcementMiddleware"]
+import attrs
+from peewee import fn
+
+from costkit._estimate import upper_bound_prompt_tokens
+from costkit._money import format_amount
+from costkit._models import BudgetExceeded, BudgetThresholdReached
+from costkit._usage import Usage
+from costkit.db.schema import money_from_units, money_to_units
+from costkit.errors import BudgetExceededError, ConfigurationError, PriceNotFoundError, StorageError
+from costkit.middleware import Call, Middleware
+
+if TYPE_CHECKING:
+    from costkit._client import ClientContext
+    from costkit._models import Request, Response
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "SCOPES",
+    "WINDOWS",
+    "BudgetEnforcementMiddleware",
+    "BudgetInfo",
+    "BudgetStore",
+    "BudgetUsage",
+    "window_bounds",
+]
+
+logger = logging.getLogger(__name__)
+
+SCOPES: Final = ("user", "project", "organization", "global")
+WINDOWS: Final = ("request", "daily", "weekly", "monthly", "total")
+DEFAULT_THRESHOLDS: Final = (Decimal("0.5"), Decimal("0.75"), Decimal("0.9"))
+"""Alert thresholds as fractions of the limit."""
+
+_SCOPE_ALIASES: Final = {"organisation": "organization"}
+_SCOPE_COLUMNS: Final = {"user": "user_id", "project": "project_id", "organization": "organization_id"}
+_WINDOW_ARGUMENTS: Final = {
+    "per_request": "request",
+    "daily": "daily",
+    "weekly": "weekly",
+    "monthly": "monthly",
+    "total": "total",
+}
+_ZERO: Final = Decimal(0)
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _micros(moment: datetime) -> int:
+    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def window_bounds(window: str, zone: str, at: datetime) -> tuple[int | None, int | None]:
+    """Return the window containing ``at`` as microseconds since the epoch, ``[start, end)``.
+
+    ``daily``, ``weekly`` (from Monday) and ``monthly`` (calendar months) start at local
+    midnight in ``zone``; ``total`` and ``request`` have no bounds.
+    """
+    if window in ("total", "request"):
+        return None, None
+    tz = ZoneInfo(zone)
+    local = at.astimezone(tz)
+    if window == "daily":
+        start_day = local.date()
+        end_day = start_day + timedelta(days=1)
+    elif window == "weekly":
+        start_day = local.date() - timedelta(days=local.weekday())
+        end_day = start_day + timedelta(days=7)
+    elif window == "monthly":
+        start_day = local.date().replace(day=1)
+        end_day = (start_day + timedelta(days=32)).replace(day=1)
+    else:
+        message = f"unknown budget window {window!r}; choose one of {', '.join(WINDOWS)}"
+        raise ConfigurationError(message)
+    start = datetime(start_day.year, start_day.month, start_day.day, tzinfo=tz)
+    end = datetime(end_day.year, end_day.month, end_day.day, tzinfo=tz)
+    return _micros(start), _micros(end)
+
+
+@attrs.frozen
+class BudgetInfo:
+    """One stored budget."""
+
+    id: int
+    "The row id."
+    scope: str
+    "``user``, ``project``, ``organization`` or ``global``."
+    scope_id: str | None
+    "The user, project or organisation id; ``None`` for ``global``."
+    window: str
+    "``request``, ``daily``, ``weekly``, ``monthly`` or ``total``."
+    limit: Decimal
+    "The cap, in ``currency``."
+    timezone: str
+    "The IANA zone where days, weeks and months start."
+    thresholds: tuple[Decimal, ...]
+    "Alert thresholds as fractions of the limit."
+    currency: str = "USD"
+    "The currency of the limit."
+
+
+@attrs.frozen
+class BudgetUsage:
+    """A budget with its spend in the current window."""
+
+    budget: BudgetInfo
+    "The budget."
+    spent: Decimal
+    "Settled spend in the window (from ledger rows)."
+    reserved: Decimal
+    "Open reservations of requests in flight."
+    window_start: datetime | None
+    "Start of the current window (UTC); ``None`` for ``total`` and ``request``."
+    window_end: datetime | None
+    "End of the current window (UTC), excluded."
+
+    @property
+    def remaining(self) -> Decimal:
+        """What is left: the limit minus spend and reservations, never below zero."""
+        return max(_ZERO, self.budget.limit - self.spent - self.reserved)
+
+
+def _to_amount(name: str, value: Any) -> Decimal:
+    if isinstance(value, bool) or isinstance(value, float) or not isinstance(value, (Decimal, int, str)):
+        message = f"{name} must be a Decimal, int or decimal string such as '10.00', got {value!r}"
+        raise ConfigurationError(message)
+    try:
+        amount = Decimal(value)
+    except ArithmeticError:
+        message = f"{name} must be a decimal amount such as '10.00', got {value!r}"
+        raise ConfigurationError(message) from None
+    if not amount.is_finite() or amount <= 0:
+        message = f"{name} must be a positive amount, got {value!r}"
+        raise ConfigurationError(message)
+    try:
+        money_to_units(amount)
+    except StorageError:
+        message = f"{name} has more than 12 decimal places: {value!r}"
+        raise ConfigurationError(message) from None
+    return amount
+
+
+def _normalise_scope(scope: str, scope_id: str | None) -> tuple[str, str]:
+    scope = _SCOPE_ALIASES.get(scope, scope)
+    if scope not in SCOPES:
+        message = f"unknown budget scope {scope!r}; choose one of {', '.join(SCOPES)}"
+        raise ConfigurationError(message)
+    if scope == "global":
+        return scope, ""
+    if not scope_id:
+        message = f"a {scope} budget needs a scope_id (the {scope} id), got {scope_id!r}"
+        raise ConfigurationError(message)
+    return scope, scope_id
+
+
+def _info(row: Any) -> BudgetInfo:
+    return BudgetInfo(
+        id=row.id,
+        scope=row.scope,
+        scope_id=row.scope_id or None,
+        window=row.window,
+        limit=row.limit,
+        timezone=row.timezone,
+        thresholds=tuple(Decimal(value) for value in row.thresholds),
+        currency=row.currency,
+    )
+
+
+class BudgetStore:
+    """Set, read and enforce budgets; ``client.budgets`` is one of these."""
+
+    def __init__(self, context: ClientContext) -> None:
+        self.context = context
+
+    @property
+    def database(self) -> Any:
+        """The ledger database."""
+        return self.context.database
+
+    def set(
+        self,
+        scope: str,
+        scope_id: str | None = None,
+        *,
+        per_request: Decimal | int | str | None = None,
+        daily: Decimal | int | str | None = None,
+        weekly: Decimal | int | str | None = None,
+        monthly: Decimal | int | str | None = None,
+        total: Decimal | int | str | None = None,
+        timezone: str = "UTC",
+        thresholds: Sequence[Decimal | str] | None = None,
+    ) -> list[BudgetInfo]:
+        """Create or replace the budget windows given for a scope; other windows stay as they are.
+
+        Args:
+            scope: ``user``, ``project``, ``organization`` or ``global``.
+            scope_id: The id within the scope; not used for ``global``.
+            per_request: The most one request may cost.
+            daily: The cap per day; likewise ``weekly``, ``monthly`` and ``total``.
+            timezone: The IANA zone where days, weeks and months start, such as ``Europe/Berlin``.
+            thresholds: Alert thresholds as fractions of the limit; default 0.5, 0.75 and 0.9.
+
+        Returns:
+            The budgets of the scope after the change.
+        """
+        scope, key = _normalise_scope(scope, scope_id)
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            message = f"unknown time zone {timezone!r}; use an IANA name such as 'Europe/Berlin' or 'UTC'"
+            raise ConfigurationError(message) from None
+        levels = tuple(Decimal(str(value)) for value in (thresholds if thresholds is not None else DEFAULT_THRESHOLDS))
+        for level in levels:
+            if not 0 < level <= 1:
+                message = f"budget thresholds are fractions of the limit in (0, 1], got {level}"
+                raise ConfigurationError(message)
+        given = {"per_request": per_request, "daily": daily, "weekly": weekly, "monthly": monthly, "total": total}
+        limits = {
+            _WINDOW_ARGUMENTS[argument]: _to_amount(argument, value)
+            for argument, value in given.items()
+            if value is not None
+        }
+        if not limits:
+            message = "give at least one limit: per_request, daily, weekly, monthly or total"
+            raise ConfigurationError(message)
+
+        table = self.database.models.Budget
+        now = _now_us()
+        with self.database.errors("write a budget"), self.database.write_transaction():
+            for window, limit in limits.items():
+                table.insert(
+                    scope=scope,
+                    scope_id=key,
+                    window=window,
+                    limit=limit,
+                    timezone=timezone,
+                    thresholds=[str(level) for level in sorted(levels)],
+                    created_at=now,
+                    updated_at=now,
+                ).on_conflict(
+                    conflict_target=[table.scope, table.scope_id, table.window],
+                    update={
+                        table.limit: money_to_units(limit),
+                        table.timezone: timezone,
+                        table.thresholds: [str(level) for level in sorted(levels)],
+                        table.updated_at: now,
+                    },
+                ).execute()
+        return self.get(scope, scope_id)
+
+    def get(self, scope: str, scope_id: str | None = None) -> list[BudgetInfo]:
+        """Return the budgets of a scope, one per window."""
+        scope, key = _normalise_scope(scope, scope_id)
+        table = self.database.models.Budget
+        with self.database.errors("read budgets"):
+            rows = table.select().where((table.scope == scope) & (table.scope_id == key)).order_by(table.id)
+            return [_info(row) for row in rows]
+
+    def list(self) -> list[BudgetInfo]:
+        """Return every budget."""
+        table = self.database.models.Budget
+        self.database.ensure_schema()
+        with self.database.errors("read budgets"):
+            return [_info(row) for row in table.select().order_by(table.scope, table.scope_id, table.id)]
+
+    def delete(self, scope: str, scope_id: str | None = None, window: str | None = None) -> int:
+        """Delete a scope's budgets (only ``window`` if given); return how many were deleted."""
+        scope, key = _normalise_scope(scope, scope_id)
+        table = self.database.models.Budget
+        condition = (table.scope == scope) & (table.scope_id == key)
+        if window is not None:
+            condition &= table.window == window
+        with self.database.errors("delete budgets"), self.database.write_transaction():
+            deleted: int = table.delete().where(condition).execute()
+        return deleted
+
+    def usage(self, scope: str, scope_id: str | None = None, *, at: datetime | None = None) -> list[BudgetUsage]:
+        """Return each budget of a scope with its spend and reservations in the current window."""
+        when = at or datetime.now(timezone.utc)
+        now = _micros(when)
+        result = []
+        for budget in self.get(scope, scope_id):
+            start, end = window_bounds(budget.window, budget.timezone, when)
+            if budget.window == "request":
+                spent, reserved = _ZERO, _ZERO
+            else:
+                with self.database.errors("read budget usage"):
+                    spent, reserved = self._sums(budget.scope, budget.scope_id or "", start, end, now)
+            result.append(
+                BudgetUsage(
+                    budget=budget,
+                    spent=spent,
+                    reserved=reserved,
+                    window_start=_datetime(start),
+                    window_end=_datetime(end),
+                )
+            )
+        return result
+
+    # --- Enforcement -----------------------------------------------------------------------
+
+    @staticmethod
+    def applicable_scopes(request: Request) -> list[tuple[str, str]]:
+        """Return the (scope, scope id) pairs whose budgets apply to ``request``."""
+        scopes = [("global", "")]
+        if request.user_id:
+            scopes.append(("user", request.user_id))
+        if request.project_id:
+            scopes.append(("project", request.project_id))
+        if request.organization_id:
+            scopes.append(("organization", request.organization_id))
+        return scopes
+
+    def _scope_condition(self, table: Any, scopes: Sequence[tuple[str, str]]) -> Any:
+        condition = None
+        for scope, key in scopes:
+            part = (table.scope == scope) & (table.scope_id == key)
+            condition = part if condition is None else condition | part
+        return condition
+
+    def has_budgets(self, scopes: Sequence[tuple[str, str]]) -> bool:
+        """Tell whether any budget exists for the scopes."""
+        table = self.database.models.Budget
+        with self.database.errors("read budgets"):
+            return table.select(table.id).where(self._scope_condition(table, scopes)).limit(1).exists()
+
+    def _sums(self, scope: str, key: str, start: int | None, end: int | None, now: int) -> tuple[Decimal, Decimal]:
+        records = self.database.models.CostRecord
+        reservations = self.database.models.Reservation
+        spent = records.select(fn.COALESCE(fn.SUM(records.cost), 0))
+        condition = True
+        if scope != "global":
+            condition = getattr(records, _SCOPE_COLUMNS[scope]) == key
+        if start is not None:
+            condition = (records.created_at >= start) & condition
+        if end is not None:
+            condition = (records.created_at < end) & condition
+        spent = spent.where(condition)
+        held = reservations.select(fn.COALESCE(fn.SUM(reservations.amount), 0)).where(
+            (reservations.scope == scope) & (reservations.scope_id == key) & (reservations.expires_at > now)
+        )
+        # One statement, so both sums come from one snapshot even under READ COMMITTED: a
+        # settlement committing between two statements could otherwise be missed by both.
+        spent_sql, spent_params = spent.sql()
+        held_sql, held_params = held.sql()
+        cursor = self.database.peewee.execute_sql(f"SELECT ({spent_sql}), ({held_sql})", [*spent_params, *held_params])
+        spent_units, held_units = cursor.fetchone()
+        return money_from_units(spent_units), money_from_units(held_units)
+
+    def reserve(self, request: Request, amount: Decimal, *, ttl_seconds: int) -> list[BudgetInfo]:
+        """Reserve ``amount`` for ``request`` against every applicable budget, or raise.
+
+        Returns:
+            The budgets that applied (empty when none exist).
+
+        Raises:
+            BudgetExceededError: ``amount`` does not fit one of them; nothing was reserved.
+        """
+        scopes = self.applicable_scopes(request)
+        database = self.database
+        models = database.models
+        when = datetime.now(timezone.utc)
+        now = _micros(when)
+        with database.errors("reserve budget"), database.write_transaction():
+            query = models.Budget.select().where(self._scope_condition(models.Budget, scopes)).order_by(models.Budget.id)
+            if database.kind == "postgresql":
+                query = query.for_update()
+            budgets = [_info(row) for row in query]
+            if not budgets:
+                return []
+            for budget in budgets:
+                self._check_fits(budget, amount, when, now)
+            if amount > 0:
+                keys = sorted({(budget.scope, budget.scope_id or "") for budget in budgets})
+                for scope, key in keys:
+                    models.Reservation.insert(
+                        request_id=request.request_id,
+                        scope=scope,
+                        scope_id=key,
+                        amount=amount,
+                        created_at=now,
+                        expires_at=now + ttl_seconds * 1_000_000,
+                    ).execute()
+                # Holds of dead holders no longer count; remove them while the lock is held.
+                models.Reservation.delete().where(
+                    self._scope_condition(models.Reservation, keys) & (models.Reservation.expires_at <= now)
+                ).execute()
+        return budgets
+
+    def _check_fits(self, budget: BudgetInfo, amount: Decimal, when: datetime, now: int) -> None:
+        if budget.window == "request":
+            spent = reserved = _ZERO
+        else:
+            start, end = window_bounds(budget.window, budget.timezone, when)
+            spent, reserved = self._sums(budget.scope, budget.scope_id or "", start, end, now)
+        if spent + reserved + amount <= budget.limit:
+            return
+        who = budget.scope if budget.scope == "global" else f"{budget.scope} {budget.scope_id!r}"
+        message = (
+            f"the {budget.window} budget of {who} is {format_amount(budget.limit)} {budget.currency}: spent "
+            f"{format_amount(spent)}, reserved {format_amount(reserved)} by requests in flight, and this request "
+            f"may cost up to {format_amount(amount)}. Lower max_output_tokens, "
+            f"raise the budget with `costkit budget set`, or wait for the next window"
+        )
+        raise BudgetExceededError(
+            message,
+            scope=budget.scope,
+            scope_id=budget.scope_id,
+            window=budget.window,
+            limit=budget.limit,
+            spent=spent,
+            reserved=reserved,
+            estimate=amount,
+        )
+
+    def release(self, request_id: str) -> None:
+        """Delete the reservations of a request (after an error or a cancellation)."""
+        table = self.database.models.Reservation
+        with self.database.errors("release a reservation"), self.database.write_transaction():
+            table.delete().where(table.request_id == request_id).execute()
+
+    def check_thresholds(self, budgets: Sequence[BudgetInfo]) -> list[BudgetThresholdReached]:
+        """Record and return the alerts newly passed by the settled spend, once per budget, window and threshold."""
+        models = self.database.models
+        when = datetime.now(timezone.utc)
+        now = _micros(when)
+        events = []
+        for budget in budgets:
+            if budget.window == "request":
+                continue
+            start, end = window_bounds(budget.window, budget.timezone, when)
+            with self.database.errors("check budget alerts"):
+                spent, _ = self._sums(budget.scope, budget.scope_id or "", start, end, now)
+                for level in budget.thresholds:
+                    if spent < budget.limit * level:
+                        break
+                    # The new row id, or None/0 when this alert was already sent (by any process).
+                    inserted = (
+                        models.AlertSent.insert(
+                            budget_id=budget.id, window_start=start or 0, threshold=str(level), sent_at=now
+                        )
+                        .on_conflict_ignore()
+                        .execute()
+                    )
+                    if inserted:
+                        events.append(
+                            BudgetThresholdReached(
+                                scope=budget.scope,
+                                scope_id=budget.scope_id,
+                                window=budget.window,
+                                threshold=level,
+                                limit=budget.limit,
+                                spent=spent,
+                                window_start=_datetime(start),
+                            )
+                        )
+        return events
+
+
+def _datetime(micros: int | None) -> datetime | None:
+    if micros is None:
+        return None
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=micros)
 
 
 class BudgetEnforcementMiddleware(Middleware):
-    """Reserve the worst-case cost of a request against every applicable budget."""
+    """Reserve each request's worst-case cost against its budgets before it is sent.
+
+    .. versionadded:: 0.1
+    """
 
     name = "budget-enforcement"
+
+    def __init__(self, context: ClientContext) -> None:
+        super().__init__(context)
+        self.store = BudgetStore(context)
+        self.settings = context.settings.budget
+
+    def estimate(self, request: Request) -> Decimal:
+        """Return the worst-case cost of ``request`` (see the module docstring).
+
+        Raises:
+            PriceNotFoundError: The model has no price and the unknown-price policy is ``block``.
+        """
+        chain = self.context.chain
+        price = chain.resolve(request.provider, request.model, at=request.created_at)
+        input_tokens = upper_bound_prompt_tokens(message.content for message in request.messages)
+        output_tokens = request.max_output_tokens or self.settings.default_max_output_tokens
+        if price is None:
+            policy = self.settings.unknown_price_policy
+            if policy == "allow":
+                return _ZERO
+            if policy == "estimate" and self.settings.fallback_rate is not None:
+                return (self.settings.fallback_rate * (input_tokens + output_tokens)).scaleb(-6)
+            message = (
+                f"no price for {request.provider}/{request.model}, so its worst-case cost cannot be reserved "
+                "against the budgets; add a price, or set budget.unknown_price_policy to 'estimate' (with "
+                "budget.fallback_rate) or 'allow'"
+            )
+            raise PriceNotFoundError(message, provider=request.provider, model=request.model)
+        if price.free:
+            return _ZERO
+        reasoning_costs_more = price.reasoning is not None and price.reasoning > price.output
+        usage = Usage(
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            reasoning_tokens=output_tokens if reasoning_costs_more else 0,
+        )
+        return price.calculate(usage, service_tier=request.service_tier).total
+
+    def on_request(self, call: Call) -> None:
+        """Reserve the worst case against every applicable budget, or raise BudgetExceededError."""
+        request = call.request
+        scopes = BudgetStore.applicable_scopes(request)
+        try:
+            if not self.store.has_budgets(scopes):
+                return None
+            amount = self.estimate(request)
+            budgets = self.store.reserve(request, amount, ttl_seconds=self.settings.reservation_ttl_seconds)
+        except BudgetExceededError as exc:
+            self.context.plugins.budget_exceeded(BudgetExceeded(request, exc))
+            raise
+        except StorageError:
+            if self.settings.database_error_policy == "block":
+                raise
+            logger.warning("Budgets could not be checked for request %s; allowed by policy", request.request_id)
+            return None
+        call.state["budgets"] = budgets
+        call.state["reserved"] = amount
+        return None
+
+    def on_error(self, call: Call, error: BaseException) -> None:
+        """Release the reservation: nothing was spent."""
+        if call.state.get("budgets"):
+            try:
+                self.store.release(call.request.request_id)
+            except StorageError:
+                logger.warning(
+                    "Could not release the reservation of %s; it expires on its own", call.request.request_id
+                )
+
+    def on_response(self, call: Call, response: Response) -> None:
+        """Settle: make sure the ledger row exists (it replaces the reservation), then check alerts."""
+        budgets = call.state.get("budgets")
+        if not budgets:
+            return
+        if not call.state.get("recorded"):
+            self.context.ledger.record(call.request, response, response.cost)
+            call.state["recorded"] = True
+        try:
+            events = self.store.check_thresholds(budgets)
+        except StorageError:
+            logger.warning("Could not check budget alerts for %s", call.request.request_id, exc_info=True)
+            return
+        for event in events:
+            self.context.plugins.budget_threshold_reached(event)

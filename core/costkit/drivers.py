@@ -551,6 +551,11 @@ class DriverStream(_StreamBase, Iterator[StreamChunk]):
         self._http = http
         self._text_iter = http.iter_text()
 
+    def open(self) -> None:
+        """Send the HTTP request and check its status; iteration does it too when needed."""
+        if self._text_iter is None and not self._done:
+            self._open()
+
     def __iter__(self) -> DriverStream:
         return self
 
@@ -639,6 +644,11 @@ class AsyncDriverStream(_StreamBase, AsyncIterator[StreamChunk]):
             attempt += 1
         self._http = http
         self._text_iter = http.aiter_text()
+
+    async def open(self) -> None:
+        """Send the HTTP request and check its status; iteration does it too when needed."""
+        if self._text_iter is None and not self._done:
+            await self._open()
 
     def __aiter__(self) -> AsyncDriverStream:
         return self

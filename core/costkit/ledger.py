@@ -1,13 +1,617 @@
-"""The cost ledger and the cost-tracking middleware."""
+"""The cost ledger: one exact row per request, reports over them, and the cost-tracking middleware.
+
+Writes are idempotent on the request id. When the database cannot be written, the row goes to
+an append-only journal file (JSON lines) and a warning is logged; the journal is replayed on
+the next successful write, and by ``costkit ledger replay``. Replaying inserts each row at most
+once, so nothing is counted twice.
+"""
 
 from __future__ import annotations
 
-from costkit.middleware import Middleware
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
-__all__ = ["CostTrackingMiddleware"]
+import attrs
+from peewee import fn
+
+from costkit._models import CostCalculated
+from costkit._usage import COUNT_FIELDS, Usage
+from costkit.db.schema import money_from_units
+from costkit.errors import ConfigurationError, CostkitError, StorageError
+from costkit.middleware import Call, Middleware
+
+if TYPE_CHECKING:
+    from costkit._models import Request, Response
+    from costkit._price import CostBreakdown
+    from costkit.db import Database
+    from costkit.pricing import PricingChain
+
+__all__ = [
+    "GROUPS",
+    "CostTrackingMiddleware",
+    "Journal",
+    "Ledger",
+    "LedgerRecord",
+    "ReportRow",
+    "RepriceResult",
+    "to_micros",
+]
+
+logger = logging.getLogger(__name__)
+
+GROUPS: Final = (
+    "provider",
+    "model",
+    "user",
+    "project",
+    "organization",
+    "conversation",
+    "day",
+    "week",
+    "month",
+)
+"""What ``Ledger.report`` can group by; ``day``, ``week`` and ``month`` are UTC calendar periods."""
+
+_GROUP_ALIASES: Final = {"organisation": "organization", "user_id": "user", "project_id": "project"}
+_MICROS_PER_DAY: Final = 86_400_000_000
+
+
+def to_micros(moment: datetime | date) -> int:
+    """Convert a datetime (naive means UTC) or a date (its UTC midnight) to microseconds since the epoch."""
+    if not isinstance(moment, datetime):
+        moment = datetime(moment.year, moment.month, moment.day, tzinfo=timezone.utc)
+    elif moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    """Convert microseconds since the epoch to an aware UTC datetime."""
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=micros)
+
+
+@attrs.frozen
+class ReportRow:
+    """One group of a ledger report."""
+
+    group: str | None
+    "The group's value (a provider, a model, a user id, an ISO date...); ``None`` for rows without one."
+    requests: int
+    "How many requests."
+    input_tokens: int
+    "The sum of their input tokens."
+    output_tokens: int
+    "The sum of their output tokens."
+    cost: Decimal
+    "The exact sum of their cost."
+    cached_input_tokens: int = 0
+    "The sum of their cached input tokens."
+    reasoning_tokens: int = 0
+    "The sum of their reasoning tokens."
+
+
+@attrs.frozen
+class LedgerRecord:
+    """One ledger row, as read back."""
+
+    request_id: str
+    "The request id (unique in the ledger)."
+    created_at: datetime
+    "When the request was made (UTC)."
+    provider: str
+    "The provider."
+    model: str
+    "The model that answered."
+    usage: Usage
+    "The token counts."
+    cost: Decimal
+    "The cost."
+    currency: str
+    "The currency of ``cost``."
+    price_source: str | None
+    "Where the price came from."
+    user_id: str | None = None
+    "The user."
+    project_id: str | None = None
+    "The project."
+    organization_id: str | None = None
+    "The organisation."
+    conversation_id: str | None = None
+    "The conversation."
+    free: bool = False
+    "True when the model is free by declaration."
+    unpriced: bool = False
+    "True when no price was found (``warn`` policy)."
+    streamed: bool = False
+    "True for streamed responses."
+    estimated: bool = False
+    "True when the usage was estimated."
+    status: str = "complete"
+    "``complete``, ``closed`` (stream closed early) or ``interrupted``."
+    provider_reported_cost: Decimal | None = None
+    "The provider's own statement of the charge."
+    previous_cost: Decimal | None = None
+    "The cost before the last reprice."
+    previous_price_source: str | None = None
+    "The price source before the last reprice."
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+    "The request's metadata."
+
+
+@attrs.frozen
+class RepriceResult:
+    """What ``Ledger.reprice`` changed."""
+
+    examined: int
+    "Rows looked at."
+    changed: int
+    "Rows whose cost or price source changed."
+    previous_total: Decimal
+    "The sum of the examined rows before."
+    new_total: Decimal
+    "The sum of the examined rows after."
+
+
+class Journal:
+    """An append-only file of ledger rows that could not be written to the database."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[Any]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock, open(self.path, "a+", encoding="utf-8") as file:
+            fcntl.flock(file, fcntl.LOCK_EX)
+            try:
+                yield file
+            finally:
+                fcntl.flock(file, fcntl.LOCK_UN)
+
+    def append(self, row: dict[str, Any]) -> None:
+        """Append one row and flush it to disk."""
+        line = json.dumps(row, default=str, sort_keys=True)
+        with self._locked() as file:
+            file.write(line + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+
+    def pending(self) -> bool:
+        """Tell whether rows are waiting to be replayed."""
+        try:
+            return self.path.stat().st_size > 0
+        except FileNotFoundError:
+            return False
+
+    def drain(self, write: Callable[[list[dict[str, Any]]], None]) -> int:
+        """Hand every waiting row to ``write``; empty the file only when ``write`` succeeded."""
+        if not self.pending():
+            return 0
+        with self._locked() as file:
+            file.seek(0)
+            rows = [json.loads(line) for line in file if line.strip()]
+            if not rows:
+                return 0
+            write(rows)
+            file.truncate(0)
+        return len(rows)
+
+
+def _row_from_response(request: Request, response: Response, cost: CostBreakdown) -> dict[str, Any]:
+    usage = response.usage or Usage()
+    price = cost.price
+    version = None
+    if price is not None:
+        version = f"{price.model}@{price.effective_from.isoformat() if price.effective_from else 'always'}"
+    return {
+        "request_id": request.request_id,
+        "created_at": to_micros(request.created_at),
+        "user_id": request.user_id,
+        "project_id": request.project_id,
+        "organization_id": request.organization_id,
+        "conversation_id": request.conversation_id,
+        "provider": request.provider,
+        "model": response.model or request.model,
+        "requested_model": request.model,
+        **usage.as_counts(),
+        "cost": str(cost.total),
+        "currency": cost.currency,
+        "price_source": cost.source,
+        "price_version": version,
+        "free": cost.free,
+        "unpriced": cost.unpriced,
+        "provider_reported_cost": str(usage.provider_reported_cost) if usage.provider_reported_cost is not None else None,
+        "service_tier": request.service_tier,
+        "streamed": response.streamed,
+        "estimated": usage.estimated,
+        "status": response.status,
+        "metadata": dict(request.metadata),
+    }
+
+
+def _usage_of(row: Any) -> Usage:
+    return Usage(
+        **{name: getattr(row, name) for name in COUNT_FIELDS},
+        estimated=bool(row.estimated),
+        provider_reported_cost=Decimal(row.provider_reported_cost) if row.provider_reported_cost else None,
+    )
+
+
+class Ledger:
+    """The cost records in one database.
+
+    Args:
+        database: The ledger database.
+        chain: The pricing chain used by :meth:`reprice`.
+        journal_path: Where rows wait when the database is unreachable; defaults to
+            ``journal.jsonl`` beside the SQLite file, or in the user data directory.
+    """
+
+    def __init__(self, database: Database, *, chain: PricingChain | None = None, journal_path: str | None = None) -> None:
+        self.database = database
+        self.chain = chain
+        self.journal = Journal(Path(journal_path) if journal_path else _default_journal(database))
+
+    # --- Writing ---------------------------------------------------------------------------
+
+    def record(self, request: Request, response: Response, cost: CostBreakdown) -> bool:
+        """Write one row for the request; idempotent on the request id.
+
+        Also removes the request's budget reservations in the same transaction. When the
+        database fails, the row goes to the journal instead and ``False`` is returned.
+        """
+        row = _row_from_response(request, response, cost)
+        try:
+            self._insert([row])
+        except StorageError as exc:
+            self.journal.append(row)
+            logger.warning(
+                "Could not write request %s to the ledger (%s); kept it in the journal %s for replay",
+                request.request_id,
+                exc,
+                self.journal.path,
+            )
+            return False
+        if self.journal.pending():
+            self.replay()
+        return True
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
+        models = self.database.models
+        now = time.time_ns() // 1000
+        self.database.ensure_schema()
+        with self.database.errors("write cost records"), self.database.write_transaction():
+            for row in rows:
+                values = {**row, "recorded_at": now, "cost": Decimal(row["cost"])}
+                models.CostRecord.insert(**values).on_conflict_ignore().execute()
+            request_ids = [row["request_id"] for row in rows]
+            models.Reservation.delete().where(models.Reservation.request_id.in_(request_ids)).execute()
+
+    def replay(self) -> int:
+        """Write the journal's rows to the database (each at most once); return how many were replayed.
+
+        Raises:
+            StorageError: The database is still unreachable; the journal is kept.
+        """
+        count = self.journal.drain(self._insert)
+        if count:
+            logger.info("Replayed %d journal rows into the ledger", count)
+        return count
+
+    # --- Reading ---------------------------------------------------------------------------
+
+    def _where(self, since: datetime | date | None, until: datetime | date | None, **filters: str | None) -> Any:
+        table = self.database.models.CostRecord
+        condition = True
+        if since is not None:
+            condition = (table.created_at >= to_micros(since)) & condition
+        if until is not None:
+            condition = (table.created_at < to_micros(until)) & condition
+        for name, value in filters.items():
+            if value is not None:
+                condition = (getattr(table, name) == value) & condition
+        return condition
+
+    def report(
+        self,
+        group_by: str = "provider",
+        *,
+        since: datetime | date | None = None,
+        until: datetime | date | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        user_id: str | None = None,
+        project_id: str | None = None,
+        organization_id: str | None = None,
+        conversation_id: str | None = None,
+    ) -> list[ReportRow]:
+        """Sum requests, tokens and exact cost per group, for requests made in ``[since, until)``.
+
+        Args:
+            group_by: One of :data:`GROUPS`.
+            since: First instant included (a date means its UTC midnight).
+            until: First instant excluded.
+            provider: Only this provider's requests; likewise the other filters.
+
+        Returns:
+            One row per group, sorted by cost (highest first), then group.
+        """
+        group = _GROUP_ALIASES.get(group_by, group_by)
+        if group not in GROUPS:
+            message = f"cannot group a report by {group_by!r}; choose one of {', '.join(GROUPS)}"
+            raise ConfigurationError(message)
+        table = self.database.models.CostRecord
+        key = _group_expression(table, group)
+        condition = self._where(
+            since,
+            until,
+            provider=provider,
+            model=model,
+            user_id=user_id,
+            project_id=project_id,
+            organization_id=organization_id,
+            conversation_id=conversation_id,
+        )
+        query = (
+            table.select(
+                key.alias("key"),
+                fn.COUNT(table.id).alias("requests"),
+                fn.SUM(table.input_tokens).alias("input_tokens"),
+                fn.SUM(table.output_tokens).alias("output_tokens"),
+                fn.SUM(table.cached_input_tokens).alias("cached_input_tokens"),
+                fn.SUM(table.reasoning_tokens).alias("reasoning_tokens"),
+                fn.SUM(table.cost).alias("cost"),
+            )
+            .where(condition)
+            .group_by(key)
+            .tuples()
+        )
+        self.database.ensure_schema()
+        with self.database.errors("build a report"):
+            raw = list(query)
+        rows = [
+            ReportRow(
+                group=_group_label(group, key_value),
+                requests=int(requests),
+                input_tokens=int(input_tokens or 0),
+                output_tokens=int(output_tokens or 0),
+                cost=money_from_units(cost),
+                cached_input_tokens=int(cached or 0),
+                reasoning_tokens=int(reasoning or 0),
+            )
+            for key_value, requests, input_tokens, output_tokens, cached, reasoning, cost in raw
+        ]
+        if group == "month":
+            rows = _merge_months(rows)
+        if group in ("day", "week", "month"):
+            return sorted(rows, key=lambda row: row.group or "")
+        return sorted(rows, key=lambda row: (-row.cost, row.group or ""))
+
+    def trend(
+        self,
+        period: str = "day",
+        *,
+        since: datetime | date | None = None,
+        until: datetime | date | None = None,
+        **filters: str | None,
+    ) -> list[ReportRow]:
+        """Spend per ``day``, ``week`` (from Monday) or ``month`` (UTC), oldest first."""
+        if period not in ("day", "week", "month"):
+            message = f"a trend period must be 'day', 'week' or 'month', got {period!r}"
+            raise ConfigurationError(message)
+        return self.report(period, since=since, until=until, **filters)
+
+    def total(self, *, since: datetime | date | None = None, until: datetime | date | None = None) -> Decimal:
+        """Return the exact cost of every request in ``[since, until)``."""
+        table = self.database.models.CostRecord
+        self.database.ensure_schema()
+        with self.database.errors("sum the ledger"):
+            value = table.select(fn.SUM(table.cost)).where(self._where(since, until)).scalar()
+        return money_from_units(value)
+
+    def records(
+        self,
+        *,
+        since: datetime | date | None = None,
+        until: datetime | date | None = None,
+        limit: int | None = None,
+        **filters: str | None,
+    ) -> list[LedgerRecord]:
+        """Return ledger rows in ``[since, until)``, oldest first."""
+        table = self.database.models.CostRecord
+        query = table.select().where(self._where(since, until, **filters)).order_by(table.created_at, table.id)
+        if limit is not None:
+            query = query.limit(limit)
+        self.database.ensure_schema()
+        with self.database.errors("read cost records"):
+            return [_record(row) for row in query]
+
+    def get(self, request_id: str) -> LedgerRecord | None:
+        """Return the row of one request, or ``None``."""
+        table = self.database.models.CostRecord
+        self.database.ensure_schema()
+        with self.database.errors("read a cost record"):
+            row = table.get_or_none(table.request_id == request_id)
+        return _record(row) if row is not None else None
+
+    # --- Repricing -------------------------------------------------------------------------
+
+    def reprice(
+        self,
+        *,
+        since: datetime | date | None = None,
+        until: datetime | date | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> RepriceResult:
+        """Recompute the cost of rows in ``[since, until)`` with the prices now stored.
+
+        Each row is priced with the price in force at its request time. A changed row keeps
+        its previous cost and price source in ``previous_cost`` and ``previous_price_source``.
+        Rows whose model no longer has a price keep their cost.
+
+        Args:
+            progress: Called with (rows done, rows in all) as the work goes on.
+        """
+        if self.chain is None:
+            message = "this ledger has no pricing chain to reprice with; use client.ledger"
+            raise ConfigurationError(message)
+        self.chain.invalidate()
+        table = self.database.models.CostRecord
+        self.database.ensure_schema()
+        condition = self._where(since, until)
+        with self.database.errors("count rows to reprice"):
+            count = table.select().where(condition).count()
+        examined = changed = 0
+        previous_total = new_total = Decimal(0)
+        now = time.time_ns() // 1000
+        with self.database.errors("reprice cost records"), self.database.write_transaction():
+            for row in table.select().where(condition).order_by(table.id).iterator():
+                examined += 1
+                previous_total += row.cost
+                try:
+                    cost = self.chain.calculate(
+                        row.provider,
+                        row.model,
+                        _usage_of(row),
+                        at=from_micros(row.created_at),
+                        service_tier=row.service_tier,
+                    )
+                except CostkitError as exc:
+                    logger.warning("Kept the cost of %s: %s", row.request_id, exc)
+                    new_total += row.cost
+                    continue
+                new_total += cost.total
+                if cost.total != row.cost or cost.source != row.price_source:
+                    changed += 1
+                    table.update(
+                        cost=cost.total,
+                        price_source=cost.source,
+                        free=cost.free,
+                        unpriced=cost.unpriced,
+                        previous_cost=row.cost,
+                        previous_price_source=row.price_source,
+                        repriced_at=now,
+                    ).where(table.id == row.id).execute()
+                if progress is not None:
+                    progress(examined, count)
+        return RepriceResult(examined=examined, changed=changed, previous_total=previous_total, new_total=new_total)
+
+
+def _default_journal(database: Database) -> Path:
+    path = database.path
+    if path is not None:
+        return path.with_name(path.name + ".journal.jsonl")
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("costkit", appauthor=False)) / "ledger-journal.jsonl"
+
+
+def _group_expression(table: Any, group: str) -> Any:
+    if group == "day":
+        return table.created_at // _MICROS_PER_DAY
+    if group == "week":
+        # 1970-01-01 was a Thursday: shift by three days so weeks start on Monday.
+        return (table.created_at + 3 * _MICROS_PER_DAY) // (7 * _MICROS_PER_DAY)
+    if group == "month":
+        return table.created_at // _MICROS_PER_DAY
+    column = {"user": "user_id", "project": "project_id", "organization": "organization_id"}.get(group, group)
+    if group == "conversation":
+        column = "conversation_id"
+    return getattr(table, column)
+
+
+def _group_label(group: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if group in ("day", "month"):
+        return (date(1970, 1, 1) + timedelta(days=int(value))).isoformat()
+    if group == "week":
+        return (date(1970, 1, 1) + timedelta(days=int(value) * 7 - 3)).isoformat()
+    return str(value)
+
+
+def _merge_months(rows: list[ReportRow]) -> list[ReportRow]:
+    months: dict[str, ReportRow] = {}
+    for row in rows:
+        month = (row.group or "")[:7] + "-01"
+        previous = months.get(month)
+        if previous is None:
+            months[month] = attrs.evolve(row, group=month)
+            continue
+        months[month] = ReportRow(
+            group=month,
+            requests=previous.requests + row.requests,
+            input_tokens=previous.input_tokens + row.input_tokens,
+            output_tokens=previous.output_tokens + row.output_tokens,
+            cost=previous.cost + row.cost,
+            cached_input_tokens=previous.cached_input_tokens + row.cached_input_tokens,
+            reasoning_tokens=previous.reasoning_tokens + row.reasoning_tokens,
+        )
+    return list(months.values())
+
+
+def _record(row: Any) -> LedgerRecord:
+    return LedgerRecord(
+        request_id=row.request_id,
+        created_at=from_micros(row.created_at),
+        provider=row.provider,
+        model=row.model,
+        usage=_usage_of(row),
+        cost=row.cost,
+        currency=row.currency,
+        price_source=row.price_source,
+        user_id=row.user_id,
+        project_id=row.project_id,
+        organization_id=row.organization_id,
+        conversation_id=row.conversation_id,
+        free=bool(row.free),
+        unpriced=bool(row.unpriced),
+        streamed=bool(row.streamed),
+        estimated=bool(row.estimated),
+        status=row.status,
+        provider_reported_cost=Decimal(row.provider_reported_cost) if row.provider_reported_cost else None,
+        previous_cost=row.previous_cost,
+        previous_price_source=row.previous_price_source,
+        metadata=row.metadata or {},
+    )
 
 
 class CostTrackingMiddleware(Middleware):
-    """Price every response and record it in the ledger."""
+    """Price every response and write it to the ledger, once per request id.
+
+    Before the provider is called, it checks that the model has a price (with the ``raise``
+    policy), so an unpriced request fails before anything is spent. After the response, or at
+    the end of a stream, it computes the cost, emits ``costkit_cost_calculated`` and writes
+    the row (or journals it when the database is unreachable).
+
+    .. versionadded:: 0.1
+    """
 
     name = "cost-tracking"
+
+    def on_request(self, call: Call) -> None:
+        """Refuse a request whose model has no price, when the policy is ``raise``."""
+        chain = self.context.chain
+        request = call.request
+        if chain.policy == "raise" and chain.resolve(request.provider, request.model, at=request.created_at) is None:
+            chain.calculate(request.provider, request.model, Usage(), at=request.created_at)
+        return None
+
+    def on_response(self, call: Call, response: Response) -> None:
+        """Compute the cost, emit the event, and record the row."""
+        cost = response.cost
+        self.context.plugins.cost_calculated(CostCalculated(call.request, response, cost))
+        self.context.ledger.record(call.request, response, cost)
+        call.state["recorded"] = True
