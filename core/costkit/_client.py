@@ -252,7 +252,11 @@ class _ClientBase:
         return Request(provider=provider, model=model, messages=tuple(messages), **values)
 
     def _pipeline(
-        self, request: Request, middleware: Sequence[str] | str | None, exclude: Sequence[str] | str | None, stream: bool
+        self,
+        request: Request,
+        middleware: Sequence[str] | str | None,
+        exclude: Sequence[str] | str | None,
+        stream: bool,
     ) -> Pipeline:
         call = Call(request=request, context=self._context, streamed=stream)
         return Pipeline(self._middleware(middleware, exclude), self._context.driver(request.provider), call)

@@ -196,8 +196,5 @@ def load_settings(**overrides: Any) -> Settings:
             message = f"middleware must be a list of names, got {middleware!r}"
             raise ConfigurationError(message)
         values["middleware"] = tuple(middleware)
-    if isinstance(budget_override, BudgetSettings):
-        budget = budget_override
-    else:
-        budget = BudgetSettings(**budget_table)
+    budget = budget_override if isinstance(budget_override, BudgetSettings) else BudgetSettings(**budget_table)
     return Settings(**values, budget=budget, source=source)

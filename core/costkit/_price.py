@@ -49,7 +49,7 @@ def to_rate(value: Any, *, name: str = "rate") -> Decimal:
     Raises:
         PricingError: For floats, negative, non-finite, too precise or per-token-looking rates.
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         message = (
             f"{name} must be a Decimal, int or decimal string, got the float {value!r}; "
             f"floats are not exact, so write Decimal({str(value)!r})"
@@ -81,7 +81,11 @@ def to_rate(value: Any, *, name: str = "rate") -> Decimal:
         message = f"{name} is {value!r} USD per million tokens, above the maximum of {MAX_RATE}; check the unit"
         raise PricingError(message)
     exponent = rate.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -MAX_RATE_PLACES and rate != rate.quantize(Decimal(1).scaleb(-MAX_RATE_PLACES)):
+    if (
+        isinstance(exponent, int)
+        and exponent < -MAX_RATE_PLACES
+        and rate != rate.quantize(Decimal(1).scaleb(-MAX_RATE_PLACES))
+    ):
         message = (
             f"{name} is {value!r} USD per million tokens, with more than {MAX_RATE_PLACES} decimal places; "
             "round it to 6 places (1e-12 USD per token is the smallest unit costkit stores)"

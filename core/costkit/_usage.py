@@ -138,4 +138,3 @@ class Usage:
     def as_counts(self) -> dict[str, int]:
         """Return the token counts as a plain dict, one key per count field."""
         return {name: getattr(self, name) for name in COUNT_FIELDS}
-

@@ -31,8 +31,8 @@ import attrs
 from peewee import fn
 
 from costkit._estimate import upper_bound_prompt_tokens
-from costkit._money import format_amount
 from costkit._models import BudgetExceeded, BudgetThresholdReached
+from costkit._money import format_amount
 from costkit._usage import Usage
 from costkit.db.schema import money_from_units, money_to_units
 from costkit.errors import BudgetExceededError, ConfigurationError, PriceNotFoundError, StorageError
@@ -152,7 +152,7 @@ class BudgetUsage:
 
 
 def _to_amount(name: str, value: Any) -> Decimal:
-    if isinstance(value, bool) or isinstance(value, float) or not isinstance(value, (Decimal, int, str)):
+    if isinstance(value, (bool, float)) or not isinstance(value, (Decimal, int, str)):
         message = f"{name} must be a Decimal, int or decimal string such as '10.00', got {value!r}"
         raise ConfigurationError(message)
     try:
@@ -393,7 +393,9 @@ class BudgetStore:
         when = datetime.now(timezone.utc)
         now = _micros(when)
         with database.errors("reserve budget"), database.write_transaction():
-            query = models.Budget.select().where(self._scope_condition(models.Budget, scopes)).order_by(models.Budget.id)
+            query = (
+                models.Budget.select().where(self._scope_condition(models.Budget, scopes)).order_by(models.Budget.id)
+            )
             if database.kind == "postgresql":
                 query = query.for_update()
             budgets = [_info(row) for row in query]

@@ -144,9 +144,11 @@ class ConversationStore:
                     title=title if title is not None else row.title,
                     system_prompt=system_prompt if system_prompt is not None else row.system_prompt,
                 ).where(models.Conversation.id == row.id).execute()
-            position = models.ConversationMessage.select().where(
-                models.ConversationMessage.conversation_id == conversation_id
-            ).count()
+            position = (
+                models.ConversationMessage.select()
+                .where(models.ConversationMessage.conversation_id == conversation_id)
+                .count()
+            )
             rows: list[dict[str, Any]] = [
                 {
                     "conversation_id": conversation_id,

@@ -208,9 +208,7 @@ class HTTPDriver:
     ) -> None:
         if unknown:
             known = "api_key, base_url, timeout, max_retries, transport, headers"
-            message = (
-                f"unknown option(s) for the {self.provider} driver: {', '.join(sorted(unknown))}; known: {known}"
-            )
+            message = f"unknown option(s) for the {self.provider} driver: {', '.join(sorted(unknown))}; known: {known}"
             raise ConfigurationError(message)
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             message = f"max_retries for {self.provider} must be a non-negative int, got {max_retries!r}"

@@ -182,4 +182,3 @@ def costkit_budget_exceeded(event: BudgetExceeded) -> None:
 
     .. versionadded:: 0.1
     """
-

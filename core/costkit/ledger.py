@@ -232,7 +232,9 @@ def _row_from_response(request: Request, response: Response, cost: CostBreakdown
         "price_version": version,
         "free": cost.free,
         "unpriced": cost.unpriced,
-        "provider_reported_cost": str(usage.provider_reported_cost) if usage.provider_reported_cost is not None else None,
+        "provider_reported_cost": str(usage.provider_reported_cost)
+        if usage.provider_reported_cost is not None
+        else None,
         "service_tier": request.service_tier,
         "streamed": response.streamed,
         "estimated": usage.estimated,
@@ -259,7 +261,9 @@ class Ledger:
             ``journal.jsonl`` beside the SQLite file, or in the user data directory.
     """
 
-    def __init__(self, database: Database, *, chain: PricingChain | None = None, journal_path: str | None = None) -> None:
+    def __init__(
+        self, database: Database, *, chain: PricingChain | None = None, journal_path: str | None = None
+    ) -> None:
         self.database = database
         self.chain = chain
         self.journal = Journal(Path(journal_path) if journal_path else _default_journal(database))

@@ -24,7 +24,9 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
+
+import attrs
 
 from costkit._price import CostBreakdown, ModelPrice
 from costkit._usage import Usage
@@ -38,6 +40,7 @@ __all__ = [
     "FreeModels",
     "PricingChain",
     "PricingSource",
+    "Resolution",
     "StaticPriceTable",
     "candidate_names",
 ]
@@ -230,6 +233,15 @@ class PricingChain:
             self._cache[key] = found
         return found
 
+    def explain(self, provider: str, model: str, *, at: datetime | date | None = None) -> Resolution | None:
+        """Return the price in force at ``at`` with the source that answered and the name that matched."""
+        when = _as_datetime(at)
+        for source, prices in self.candidates(provider, model):
+            for price in prices:
+                if price.in_force(when):
+                    return Resolution(price=price, source=getattr(source, "name", repr(source)))
+        return None
+
     def resolve(self, provider: str, model: str, *, at: datetime | date | None = None) -> ModelPrice | None:
         """Return the price in force at ``at`` (default: now, UTC), or ``None`` when none is."""
         when = _as_datetime(at)
@@ -301,6 +313,16 @@ class PricingChain:
         if model != request.model and self.resolve(request.provider, model, at=at) is None:
             model = request.model
         return self.calculate(request.provider, model, usage, at=at, service_tier=request.service_tier)
+
+
+@attrs.frozen
+class Resolution:
+    """A resolved price and the source that answered."""
+
+    price: ModelPrice
+    "The price in force."
+    source: str
+    "The name of the source that had it."
 
 
 _live_chains: weakref.WeakSet[PricingChain] = weakref.WeakSet()

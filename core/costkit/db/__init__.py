@@ -224,8 +224,7 @@ def _connect(url: str) -> Database:
         )
         return Database(url, database, "postgresql")
     message = (
-        f"unsupported database URL {redact_url(url)!r}; use sqlite:///PATH or "
-        "postgresql://USER:PASSWORD@HOST:PORT/NAME"
+        f"unsupported database URL {redact_url(url)!r}; use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/NAME"
     )
     raise ConfigurationError(message)
 

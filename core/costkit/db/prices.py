@@ -104,9 +104,7 @@ class PriceStore:
         rows = self.database.models.PriceRow
         self.database.ensure_schema()
         with self.database.errors("write a price"), self.database.write_transaction():
-            existing = list(
-                rows.select().where((rows.provider == price.provider) & (rows.model == price.model))
-            )
+            existing = list(rows.select().where((rows.provider == price.provider) & (rows.model == price.model)))
             replaced = None
             for row in existing:
                 other = converter.structure(row.data, ModelPrice)

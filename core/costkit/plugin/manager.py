@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
@@ -180,10 +180,7 @@ class PluginManager:
                 continue
             if not hasattr(hookspecs, attribute):
                 known = ", ".join(sorted(h for h in hookspecs.__all__ if h.startswith(HOOK_PREFIX)))
-                message = (
-                    f"Plugin {name!r} implements {attribute}, which is not a costkit hook; "
-                    f"known hooks: {known}"
-                )
+                message = f"Plugin {name!r} implements {attribute}, which is not a costkit hook; known hooks: {known}"
                 raise PluginError(message, plugin=name, hook=attribute)
 
     def _plugin_error(self, exc: pluggy.PluginValidationError, name: str | None) -> PluginError:
@@ -230,7 +227,9 @@ class PluginManager:
         def register_named(table: dict[str, Any], kind: str) -> Callable[..., None]:
             def register(name: str, value: Any) -> None:
                 if not isinstance(name, str) or not name:
-                    message = f"Plugin {plugin_name!r} registered a {kind} with the invalid name {name!r} in {hook_name}"
+                    message = (
+                        f"Plugin {plugin_name!r} registered a {kind} with the invalid name {name!r} in {hook_name}"
+                    )
                     raise PluginError(message, plugin=plugin_name, hook=hook_name)
                 if name in table:
                     logger.warning(

@@ -22,11 +22,12 @@ DEFAULT_FIXTURES: Final = Path("..") / "shared" / "fixtures" / "providers"
 
 
 def _repository_root() -> Path:
-    here = Path.cwd()
-    for folder in (here, *here.parents):
-        if (folder / "pyproject.toml").is_file() and (folder / "core" / "costkit").is_dir():
-            return folder
-    return here
+    # An editable install sits in the checkout; otherwise look up from the working directory.
+    for start in (Path(__file__).resolve().parent, Path.cwd()):
+        for folder in (start, *start.parents):
+            if (folder / "pyproject.toml").is_file() and (folder / "core" / "costkit").is_dir():
+                return folder
+    return Path.cwd()
 
 
 def fixtures_dir() -> Path | None:

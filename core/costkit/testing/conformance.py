@@ -103,9 +103,7 @@ class ProviderConformance:
                 mismatches[name] = {"got": got, "expected": want}
         assert mismatches == {}
 
-    def test_error_bodies_raise_provider_errors(
-        self, conformance_manager: PluginManager, payload_folder: Path
-    ) -> None:
+    def test_error_bodies_raise_provider_errors(self, conformance_manager: PluginManager, payload_folder: Path) -> None:
         """Each recorded error body raises a ProviderError that never shows the API key."""
         cases = self._error_files(payload_folder)
         if not cases:
