@@ -53,7 +53,7 @@ def extract(payload: Any, *, stream: bool) -> Usage | None:
 
     # The cached tokens are a subset of the prompt. A server that omits prompt_eval_count
     # because the whole prompt came from the cache still read every cached token.
-    if isinstance(prompt, int) and isinstance(cached, int) and cached > prompt:
+    if final.get("prompt_eval_count") is None:
         prompt = cached
     return Usage(input_tokens=prompt, cached_input_tokens=cached, output_tokens=output)
 
