@@ -49,9 +49,7 @@ class XAIDriver(HTTPDriver):
     provider: ClassVar[str] = "xai"
     default_base_url: ClassVar[str] = "https://api.x.ai/v1"
     stream_framing: ClassVar[str] = "sse"
-    setup_hint: ClassVar[str] = (
-        "Check the base_url option or XAI_BASE_URL; the xAI API root is https://api.x.ai/v1"
-    )
+    setup_hint: ClassVar[str] = "Check the base_url option or XAI_BASE_URL; the xAI API root is https://api.x.ai/v1"
 
     # --- Request ---------------------------------------------------------------------------
 
@@ -79,8 +77,7 @@ class XAIDriver(HTTPDriver):
         path = OPERATIONS.get(request.operation)
         if path is None:
             message = (
-                f"the xai driver does not support operation {request.operation!r}; "
-                f"use one of: {', '.join(OPERATIONS)}"
+                f"the xai driver does not support operation {request.operation!r}; use one of: {', '.join(OPERATIONS)}"
             )
             raise ConfigurationError(message)
         if "stream" in request.options:

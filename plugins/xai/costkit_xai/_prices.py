@@ -20,6 +20,7 @@ How xAI bills, as the recorded charges show:
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Final
 
 from costkit import ModelPrice, PriceTier
@@ -51,7 +52,7 @@ def _price(
         model=model,
         input=input,
         output=output,
-        cached_input=cached_input,
+        cached_input=None if cached_input is None else Decimal(cached_input),
         aliases=aliases,
         tiers=tiers,
         source=SOURCE,
@@ -72,7 +73,7 @@ PRICES: Final = (
         input="3.00",
         cached_input="0.75",
         output="15.00",
-        tiers=(PriceTier(threshold=128_000, inclusive=False, input="6.00", output="30.00"),),
+        tiers=(PriceTier(threshold=128_000, inclusive=False, input=Decimal("6.00"), output=Decimal("30.00")),),
     ),
     # NOTE: xAI announced higher rates for grok-4-fast prompts above 128K, but no source we could
     # open states them; these two prices have no tier.
