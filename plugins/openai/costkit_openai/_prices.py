@@ -7,7 +7,7 @@ developers.openai.com/api/docs/models, cross-checked against pydantic/genai-pric
 each rate that could not be confirmed.
 
 Dated snapshots (``gpt-4o-2024-08-06``, ``o3-mini-2025-01-31``, ``gpt-3.5-turbo-0125``)
-resolve to their family entry through the pricing chain's date-suffix rule; a snapshot
+resolve to their family entry through the pricing chain's date-suffix rule. A snapshot
 with a price of its own has its own entry. OpenAI's Batch API bills at the ``batch`` service
 tier; ``flex`` and ``priority`` are the ``service_tier`` values a request sends.
 """

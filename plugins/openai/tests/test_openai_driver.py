@@ -83,7 +83,7 @@ class TestChatSend:
         assert response.streamed is False
 
     def test_tool_call(self, recorded_payloads: Path) -> None:
-        """A tool-call answer has empty text and keeps the calls in metadata."""
+        """A tool-call response has empty text and keeps the calls in metadata."""
         driver = make_driver(replay_transport({CHAT: "openai-chat-completions-tool-call-01.json"}))
         response = driver.send(make_request())
         assert response.text == ""
@@ -422,7 +422,7 @@ class TestSecrecy:
         assert SENTINEL_KEY.encode() not in seen[0].content
 
     def test_key_not_in_repr(self) -> None:
-        """The driver's repr says whether a key is set, not what it is."""
+        """The driver's repr shows whether a key is set, not what it is."""
         driver = make_driver(httpx.MockTransport(lambda request: httpx.Response(500)))
         assert SENTINEL_KEY not in repr(driver)
         assert "api_key=set" in repr(driver)

@@ -60,8 +60,8 @@ def make_request() -> Request:
     return Request(provider="openai", model="gpt-4o-mini", messages="Hello")
 
 
-def answering(*responses: httpx.Response, seen: list[httpx.Request]) -> httpx.MockTransport:
-    """Answer successive requests with the given responses, the last one repeated."""
+def responding(*responses: httpx.Response, seen: list[httpx.Request]) -> httpx.MockTransport:
+    """Return the given responses to successive requests, repeating the last one."""
 
     def handle(request: httpx.Request) -> httpx.Response:
         seen.append(request)
@@ -103,7 +103,7 @@ class TestRecordedErrors:
     def test_stream_error_class(
         self, recorded_payloads: Path, name: str, status: int, error_class: type[ProviderError]
     ) -> None:
-        """A stream opened on an error answer raises the same class as a send."""
+        """A stream opened on an error response raises the same class as a send."""
         driver = make_driver(replay_transport(lambda request: (status, name)))
         with pytest.raises(ProviderError) as raised:
             list(driver.stream(make_request()))
@@ -139,7 +139,7 @@ class TestInlineErrors:
     def test_insufficient_quota(self) -> None:
         """A 429 with code insufficient_quota is a QuotaExceededError."""
         seen: list[httpx.Request] = []
-        transport = answering(httpx.Response(429, json=INSUFFICIENT_QUOTA), seen=seen)
+        transport = responding(httpx.Response(429, json=INSUFFICIENT_QUOTA), seen=seen)
         with pytest.raises(QuotaExceededError, match="billing"):
             make_driver(transport).send(make_request())
         assert len(seen) == 1
@@ -147,14 +147,14 @@ class TestInlineErrors:
     def test_plain_text_body(self) -> None:
         """A non-JSON error body still produces a message with its text."""
         seen: list[httpx.Request] = []
-        transport = answering(httpx.Response(502, text="Bad Gateway"), seen=seen)
+        transport = responding(httpx.Response(502, text="Bad Gateway"), seen=seen)
         with pytest.raises(ServerError, match="Bad Gateway"):
             make_driver(transport).send(make_request())
 
     def test_empty_body(self) -> None:
         """An empty error body still produces a readable message."""
         seen: list[httpx.Request] = []
-        transport = answering(httpx.Response(503), seen=seen)
+        transport = responding(httpx.Response(503), seen=seen)
         with pytest.raises(ServerError, match="HTTP 503"):
             make_driver(transport).send(make_request())
 
@@ -162,7 +162,7 @@ class TestInlineErrors:
         """A 404 that is not about a model points at the base_url."""
         body = {"error": {"message": "Invalid URL (POST /v1/chat/completion)", "type": "invalid_request_error"}}
         seen: list[httpx.Request] = []
-        transport = answering(httpx.Response(404, json=body), seen=seen)
+        transport = responding(httpx.Response(404, json=body), seen=seen)
         with pytest.raises(InvalidRequestError, match="base_url"):
             make_driver(transport).send(make_request())
 
@@ -170,14 +170,14 @@ class TestInlineErrors:
         """A 403 is an AuthenticationError."""
         body = {"error": {"message": "Project does not have access", "code": "unsupported_country_region_territory"}}
         seen: list[httpx.Request] = []
-        transport = answering(httpx.Response(403, json=body), seen=seen)
+        transport = responding(httpx.Response(403, json=body), seen=seen)
         with pytest.raises(AuthenticationError):
             make_driver(transport).send(make_request())
 
     def test_keyless_server_unauthorized(self) -> None:
         """A 401 from a server the driver sent no key to says to set one."""
         seen: list[httpx.Request] = []
-        transport = answering(httpx.Response(401, json={"error": {"message": "Unauthorized"}}), seen=seen)
+        transport = responding(httpx.Response(401, json={"error": {"message": "Unauthorized"}}), seen=seen)
         driver = OpenAIDriver(base_url="http://127.0.0.1:8000/v1", transport=transport, max_retries=0)
         with pytest.raises(AuthenticationError, match="pass api_key"):
             driver.send(make_request())
@@ -188,7 +188,7 @@ class TestRetries:
         """A 429 is retried after the Retry-After delay, and the retry succeeds."""
         seen: list[httpx.Request] = []
         limited = httpx.Response(429, json={"error": {"message": "slow down"}}, headers={"retry-after": "7"})
-        transport = answering(limited, httpx.Response(200, json=chat_body()), seen=seen)
+        transport = responding(limited, httpx.Response(200, json=chat_body()), seen=seen)
         response = make_driver(transport, max_retries=2).send(make_request())
         assert response.text == "Hi"
         assert len(seen) == 2
@@ -198,17 +198,17 @@ class TestRetries:
         """retry-after-ms is honoured in milliseconds."""
         seen: list[httpx.Request] = []
         limited = httpx.Response(429, json={"error": {"message": "slow down"}}, headers={"retry-after-ms": "250"})
-        transport = answering(limited, httpx.Response(200, json=chat_body()), seen=seen)
+        transport = responding(limited, httpx.Response(200, json=chat_body()), seen=seen)
         make_driver(transport, max_retries=1).send(make_request())
         assert sleeps == [0.25]
 
     def test_server_error_retried(self, recorded_payloads: Path) -> None:
-        """A 500 is retried and the next answer is used."""
+        """A 500 is retried and the next response is used."""
         seen: list[httpx.Request] = []
-        answers = iter([(500, "openai-responses-error-500-01.json"), (200, "openai-chat-completions-plain-02.json")])
+        outcomes = iter([(500, "openai-responses-error-500-01.json"), (200, "openai-chat-completions-plain-02.json")])
 
         def route(request: httpx.Request) -> tuple[int, str]:
-            return next(answers)
+            return next(outcomes)
 
         transport = replay_transport(route, requests=seen, headers={"retry-after": "0"})
         response = make_driver(transport, max_retries=1).send(make_request())
@@ -249,7 +249,7 @@ class TestRetries:
     def test_not_retried(self, sleeps: list[float], status: int, body: dict[str, Any]) -> None:
         """Client errors and exhausted quota are raised at once, never retried."""
         seen: list[httpx.Request] = []
-        transport = answering(httpx.Response(status, json=body), httpx.Response(200, json=chat_body()), seen=seen)
+        transport = responding(httpx.Response(status, json=body), httpx.Response(200, json=chat_body()), seen=seen)
         with pytest.raises(ProviderError):
             make_driver(transport, max_retries=3).send(make_request())
         assert len(seen) == 1
@@ -258,7 +258,7 @@ class TestRetries:
     def test_stream_retried(self, recorded_payloads: Path) -> None:
         """A stream whose opening request hits a 429 is retried before any chunk."""
         seen: list[httpx.Request] = []
-        answers = iter(
+        outcomes = iter(
             [
                 (429, "openai-chat-completions-error-429-01.json"),
                 (200, "openai-chat-completions-stream-text-usage-01.sse"),
@@ -266,7 +266,7 @@ class TestRetries:
         )
 
         def route(request: httpx.Request) -> tuple[int, str]:
-            return next(answers)
+            return next(outcomes)
 
         transport = replay_transport(route, requests=seen, headers={"retry-after": "0"})
         stream = make_driver(transport, max_retries=1).stream(make_request())

@@ -83,7 +83,7 @@ class TestResolution:
         assert CHAIN.resolve("openai", "gpt-unknown-9") is None
 
     def test_other_provider(self) -> None:
-        """The table answers for the openai provider only."""
+        """The table returns prices for the openai provider only."""
         assert CHAIN.resolve("xai", "gpt-4o") is None
 
 
