@@ -158,7 +158,7 @@ class XAIDriver(HTTPDriver):
         return self._chat_event(event, state)
 
     def _chat_event(self, event: Mapping[str, Any], state: StreamState) -> str:
-        if "error" in event:
+        if event.get("error"):
             raise self._stream_error(event)
         if isinstance(event.get("model"), str):
             state.model = event["model"]
@@ -210,9 +210,9 @@ class XAIDriver(HTTPDriver):
     # --- Errors ----------------------------------------------------------------------------
 
     def map_error(self, status: int, body: Any, headers: Mapping[str, str]) -> ProviderError:
-        """Translate an xAI error answer into the matching :class:`~costkit.ProviderError`.
+        """Translate an xAI error response into the matching :class:`~costkit.ProviderError`.
 
-        xAI answers an invalid key with HTTP 400 and a flat ``{"code": ..., "error": "Incorrect
+        xAI rejects an invalid key with HTTP 400 and a flat ``{"code": ..., "error": "Incorrect
         API key provided..."}`` body, so a 400 naming the API key is an authentication error.
         Other error bodies follow OpenAI's ``{"error": {"message": ...}}`` shape.
         """
@@ -313,7 +313,7 @@ def _output_texts(item: Mapping[str, Any]) -> list[str]:
 
 
 def _responses_finish_reason(response: Mapping[str, Any]) -> str | None:
-    # An incomplete response names why it stopped (max_output_tokens...); a finished one its status.
+    # An incomplete response names why it stopped (max_output_tokens...), and a finished one reports its status.
     details = response.get("incomplete_details")
     if isinstance(details, Mapping) and details.get("reason"):
         return str(details["reason"])

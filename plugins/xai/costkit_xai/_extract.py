@@ -88,7 +88,7 @@ def ticks_to_usd(ticks: Any) -> Decimal | None:
         raise UsageError(message)
 
     usd = Decimal(ticks).scaleb(_TICKS_EXPONENT).normalize()
-    # normalize() writes whole dollars with a positive exponent (Decimal("2E+1")); keep them plain.
+    # normalize() writes whole dollars with a positive exponent (Decimal("2E+1")), so quantize them back to integers.
     exponent = usd.as_tuple().exponent
     if isinstance(exponent, int) and exponent > 0:
         usd = usd.quantize(Decimal(1))
@@ -96,7 +96,7 @@ def ticks_to_usd(ticks: Any) -> Decimal | None:
 
 
 def _from_events(events: Any) -> Usage | None:
-    # A chat stream carries usage in its final chunk (with empty ``choices``); a Responses
+    # A chat stream carries usage in its final chunk (with empty ``choices``), and a Responses
     # stream in its ``response.completed`` event. Either way the last event with usage wins.
     if not isinstance(events, Sequence) or isinstance(events, (str, bytes)):
         return None
@@ -146,7 +146,7 @@ def _details(block: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 
 
 def _count(block: Mapping[str, Any], key: str) -> int:
-    # A missing or null count is 0; anything else goes to Usage, which rejects non-integers.
+    # A missing or null count reads as 0. Usage itself rejects negative counts.
     value = block.get(key)
     if value is None:
         return 0

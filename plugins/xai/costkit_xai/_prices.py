@@ -64,9 +64,10 @@ def _with_efforts(model: str) -> tuple[str, ...]:
 
 
 PRICES: Final = (
-    # NOTE: xAI bills grok-4 requests above 128K tokens at 6.00 input and 30.00 output. No source
-    # we could open states the cached rate above 128K, so the tier keeps the 0.75 base rate.
-    # The threshold counts prompt tokens, as every costkit tier does.
+    # NOTE: the 6.00 input and 30.00 output rates above 128K tokens come from OpenRouter's grok-4
+    # page and third-party guides, because xAI's own grok-4 page was not available to check. None of
+    # them states a cached rate above 128K, so the tier keeps the 0.75 base rate. OpenRouter counts
+    # the request's total tokens toward 128K, while costkit tiers count prompt tokens only.
     _price(
         "grok-4-0709",
         aliases=("grok-4",),
@@ -75,8 +76,7 @@ PRICES: Final = (
         output="15.00",
         tiers=(PriceTier(threshold=128_000, inclusive=False, input=Decimal("6.00"), output=Decimal("30.00")),),
     ),
-    # NOTE: xAI announced higher rates for grok-4-fast prompts above 128K, but no source we could
-    # open states them; these two prices have no tier.
+    # No source we could open lists a long-context tier for grok-4-fast, so these prices have none.
     _price(
         "grok-4-fast-reasoning",
         aliases=("grok-4-fast",),
@@ -93,8 +93,8 @@ PRICES: Final = (
         output="0.50",
     ),
     _price("grok-4-1-fast-non-reasoning", input="0.20", cached_input="0.05", output="0.50"),
-    # TODO: add the tier for grok-4.3 prompts above 200K tokens once xAI publishes its rates; the
-    # model page says such requests cost more but states no figure.
+    # TODO: add the tier for grok-4.3 prompts above 200K tokens once xAI publishes its rates. The
+    # model page states that such requests cost more but gives no figure.
     _price("grok-4.3", input="1.25", cached_input="0.20", output="2.50"),
     _price("grok-3", input="3.00", cached_input="0.75", output="15.00"),
     _price("grok-3-fast", input="5.00", cached_input="1.25", output="25.00"),

@@ -51,12 +51,12 @@ def sent_json(request: httpx.Request) -> Any:
 
 
 def json_transport(status: int, body: Any, *, headers: dict[str, str] | None = None) -> httpx.MockTransport:
-    """Return a transport answering every request with ``body`` as JSON."""
+    """Return a transport that responds to every request with ``body`` as JSON."""
     return httpx.MockTransport(lambda request: httpx.Response(status, json=body, headers=headers))
 
 
 def sequence_transport(answers: list[httpx.Response], seen: list[httpx.Request]) -> httpx.MockTransport:
-    """Return a transport that answers with ``answers`` in order, recording each request."""
+    """Return a transport that returns ``answers`` in order, recording each request."""
 
     def handle(request: httpx.Request) -> httpx.Response:
         seen.append(request)
@@ -164,7 +164,7 @@ class TestSend:
 
 
 class TestStream:
-    """Streamed answers, sync and async, complete and closed early."""
+    """Streamed responses, sync and async, complete and closed early."""
 
     def test_chat_stream_sync(self, recorded_payloads: Path, make_driver: Callable[..., Any]) -> None:
         """A chat stream yields its text deltas and ends with the usage of its final chunk."""
@@ -409,7 +409,7 @@ class TestRetries:
         assert len(seen) == 3
 
     def test_4xx_not_retried(self, make_driver: Callable[..., Any]) -> None:
-        """A 400 is raised at once, whatever max_retries says."""
+        """A 400 is raised at once, whatever max_retries is."""
         seen: list[httpx.Request] = []
         answers = [httpx.Response(400, json={"error": "bad request"}, headers={"Retry-After": "0"})] * 3
         with pytest.raises(InvalidRequestError):

@@ -69,7 +69,7 @@ class TestResolution:
             chain.calculate("xai", "grok-99", Usage(input_tokens=1, output_tokens=1))
 
     def test_other_provider_not_priced(self, chain: PricingChain) -> None:
-        """The table answers for the xai provider only."""
+        """The table prices models of the xai provider only."""
         assert chain.resolve("openai", "grok-4") is None
 
     def test_every_price_names_its_source(self) -> None:
@@ -80,7 +80,7 @@ class TestResolution:
             assert price.provider == "xai", price.model
 
     def test_source_states_date_checked(self) -> None:
-        """The source string says where the rates come from and when they were checked."""
+        """The source string names where the rates come from and when they were checked."""
         assert "docs.x.ai" in SOURCE
         assert "checked 20" in SOURCE
 
