@@ -108,7 +108,7 @@ class OllamaDriver(HTTPDriver):
 
         Raises:
             ConfigurationError: The operation is unknown, ``embed`` was streamed, or a
-                ``generate`` request holds assistant or tool messages.
+                ``generate`` request contains assistant or tool messages.
         """
         path = OPERATIONS.get(request.operation)
         if path is None:
@@ -136,15 +136,21 @@ class OllamaDriver(HTTPDriver):
             if request.max_output_tokens is not None:
                 # max_output_tokens also bounds the budget reservation, so it wins over a
                 # num_predict given in request.options.
-                body["options"] = {**body.get("options", {}), "num_predict": request.max_output_tokens}
+                model_options = body.get("options") or {}
+                if not isinstance(model_options, Mapping):
+                    message = (
+                        f"request.options['options'] must be a dict of Ollama model options, got {model_options!r}"
+                    )
+                    raise ConfigurationError(message)
+                body["options"] = {**model_options, "num_predict": request.max_output_tokens}
         return HTTPCall(path=path, json=body)
 
     # --- Responses ---------------------------------------------------------------------------
 
     def parse_response(self, request: Request, payload: Any) -> ParsedResponse:
-        """Read the text, usage, model, stop reason and timings of a whole answer."""
+        """Read the text, usage, model, stop reason and timings of a whole (non-streamed) response."""
         if not isinstance(payload, Mapping):
-            message = f"ollama answered {request.operation} with a body that is not a JSON object: {payload!r:.200}"
+            message = f"ollama returned a {request.operation} response that is not a JSON object: {payload!r:.200}"
             raise ServerError(message, provider=self.provider, body=payload)
         if "error" in payload:
             raise self._error_in_body(request, payload)
@@ -195,7 +201,7 @@ class OllamaDriver(HTTPDriver):
     # --- Errors ------------------------------------------------------------------------------
 
     def map_error(self, status: int, body: Any, headers: Mapping[str, str]) -> ProviderError:
-        """Translate an error answer (``{"error": "..."}``) into the matching ProviderError.
+        """Translate an error response (``{"error": "..."}``) into the matching ProviderError.
 
         404 for a model is :class:`~costkit.ModelNotFoundError` with the ``ollama pull``
         command; 401/403 :class:`~costkit.AuthenticationError`; 429
@@ -207,11 +213,17 @@ class OllamaDriver(HTTPDriver):
         context = {"provider": self.provider, "status_code": status, "body": body}
         if status == 404 and "not found" in detail and "model" in detail:
             found = _MODEL_NOT_FOUND.search(detail)
-            model = found.group(1) if found else "MODEL"
-            message = (
-                f"ollama at {self.base_url} has no model {model!r} ({detail}); "
-                f"pull it with `ollama pull {model}`, or pick one that `ollama list` shows"
-            )
+            if found:
+                model = found.group(1)
+                message = (
+                    f"ollama at {self.base_url} has no model {model!r} ({detail}); pull it with `ollama pull {model}`"
+                )
+            else:
+                message = (
+                    f"ollama at {self.base_url} does not have the requested model ({detail}); "
+                    "pull it with `ollama pull MODEL`"
+                )
+            message = f"{message}, or pick one that `ollama list` shows"
             return ModelNotFoundError(message, **context)
         if status in (401, 403):
             message = (
@@ -231,10 +243,10 @@ class OllamaDriver(HTTPDriver):
             if status == 404:
                 message = f"{message}; the server may be older than this endpoint, so upgrade Ollama"
             return InvalidRequestError(message, **context)
-        return ProviderError(f"ollama at {self.base_url} answered HTTP {status}: {detail}", **context)
+        return ProviderError(f"ollama at {self.base_url} returned HTTP {status}: {detail}", **context)
 
     def _error_in_body(self, request: Request, body: Mapping[str, Any]) -> ServerError:
-        message = f"ollama failed while answering {request.operation} with {request.model!r}: {_error_text(body)}"
+        message = f"ollama failed during the {request.operation} request for {request.model!r}: {_error_text(body)}"
         return ServerError(message, provider=self.provider, body=dict(body))
 
     # --- Server information ------------------------------------------------------------------
@@ -243,8 +255,8 @@ class OllamaDriver(HTTPDriver):
         """List the models installed on the server (``GET /api/tags``).
 
         Raises:
-            ProviderConnectionError: No server answered at :attr:`base_url`.
-            ProviderError: The server answered with an error status.
+            ProviderConnectionError: No server responded at :attr:`base_url`.
+            ProviderError: The server returned an error status.
         """
         return _models_from(_json_body(self._get("/api/tags")))
 
@@ -254,14 +266,14 @@ class OllamaDriver(HTTPDriver):
         return _models_from(_json_body(response))
 
     def health(self) -> bool:
-        """Tell whether the server answers ``GET /api/version`` with success.
+        """Check whether the server responds to ``GET /api/version`` with a 2xx status.
 
         Returns:
-            True for a 2xx answer; False for an error status, a timeout or a broken
+            True for a 2xx response; False for an error status, a timeout or a broken
             connection.
 
         Raises:
-            ProviderConnectionError: No server answered at :attr:`base_url`; the message
+            ProviderConnectionError: No server responded at :attr:`base_url`. The message
                 names the URL and how to start Ollama.
         """
         try:
@@ -274,7 +286,7 @@ class OllamaDriver(HTTPDriver):
         return True
 
     async def ahealth(self) -> bool:
-        """Tell whether the server is healthy without blocking the event loop; see :meth:`health`."""
+        """Check whether the server is healthy without blocking the event loop; see :meth:`health`."""
         try:
             await self._aget("/api/version", retry=False)
         except ProviderConnectionError:
@@ -392,7 +404,7 @@ def _models_from(body: Any) -> list[OllamaModel]:
     """Build the model list out of an ``/api/tags`` body."""
     entries = body.get("models") if isinstance(body, Mapping) else None
     if not isinstance(entries, list):
-        message = f"ollama answered /api/tags without a models list: {body!r:.200}"
+        message = f"ollama returned /api/tags without a models list: {body!r:.200}"
         raise ServerError(message, provider=OllamaDriver.provider, body=body)
     models = []
     for entry in entries:

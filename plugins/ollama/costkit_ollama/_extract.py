@@ -1,7 +1,7 @@
 """Read token usage out of Ollama's native API bodies (``/api/chat``, ``/api/generate``, ``/api/embed``).
 
 Ollama reports the counts of a request in one object: the whole body of a non-streamed
-answer, or the last (``"done": true``) object of an NDJSON stream. Facts this module relies on:
+response, or the last (``"done": true``) object of an NDJSON stream. Facts this module relies on:
 
 - ``prompt_eval_count`` is the number of prompt tokens, and ``eval_count`` the number of
   generated tokens. Ollama omits a zero count from its JSON, so a prompt served entirely

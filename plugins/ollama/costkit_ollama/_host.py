@@ -14,7 +14,7 @@ HOST_ENV: Final = "OLLAMA_HOST"
 """The environment variable the Ollama CLI and client libraries read the server address from."""
 
 DEFAULT_PORT: Final = 11434
-"""The port ``ollama serve`` listens on unless told otherwise."""
+"""The port ``ollama serve`` listens on by default."""
 
 DEFAULT_HOST: Final = f"http://127.0.0.1:{DEFAULT_PORT}"
 """The base URL used when neither ``base_url`` nor ``OLLAMA_HOST`` is set."""
@@ -25,10 +25,10 @@ _SCHEME_PORTS: Final = {"http": 80, "https": 443}
 def parse_host(value: str | None) -> str:
     """Return the base URL for an ``OLLAMA_HOST``-style address.
 
-    Follows the rules of the official ``ollama`` Python client (0.6): a bare ``host``,
-    ``host:port`` or ``[ipv6]:port`` means ``http`` on port 11434 unless a port is given;
-    an explicit ``http://`` or ``https://`` without a port means port 80 or 443; an empty
-    host means 127.0.0.1; a path is kept without its trailing slash.
+    Follows the rules of the official ``ollama`` Python client (0.6). A bare ``host``,
+    ``host:port`` or ``[ipv6]:port`` means ``http``, on port 11434 unless a port is given.
+    An explicit ``http://`` or ``https://`` without a port means port 80 or 443. An empty
+    host means 127.0.0.1, and a path is kept without its trailing slash.
 
     Args:
         value: The address, such as ``"0.0.0.0:11434"``, ``"ollama.internal"`` or

@@ -3,7 +3,7 @@
 Ollama runs models on the user's own hardware, so there is no per-token charge to look up.
 Declaring them free makes their cost exactly 0 with ``CostBreakdown.free`` set, which is
 different from an unpriced model. A team that accounts for its GPU time stores a price in
-the database; the database source comes first in the chain (priority 0), so that price wins.
+the database. The database source comes first in the chain (priority 0), so that price wins.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Ollama driver end to end through httpx.MockTransport: requests, answers, streams."""
+"""The Ollama driver end to end through httpx.MockTransport: requests, responses, streams."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def recorded(recorded_payloads: object) -> None:
     """Skip the test where the recorded payloads are absent."""
 
 
-# --- Whole answers --------------------------------------------------------------------------
+# --- Whole responses ------------------------------------------------------------------------
 
 
 @pytest.mark.usefixtures("recorded")
@@ -84,7 +84,7 @@ class TestSend:
     """send() and asend() with recorded bodies."""
 
     def test_chat_text_and_usage(self, make_driver: Callable[..., OllamaDriver]) -> None:
-        """A chat answer gives its text, usage, model and stop reason."""
+        """A chat response gives its text, usage, model and stop reason."""
         seen: list[httpx.Request] = []
         driver = make_driver(replay_transport({"/api/chat": CHAT}, requests=seen))
         response = driver.send(_request(model="llama3"))
@@ -98,7 +98,7 @@ class TestSend:
         assert seen[0].url == "http://127.0.0.1:11434/api/chat"
 
     def test_chat_durations_in_metadata(self, make_driver: Callable[..., OllamaDriver]) -> None:
-        """The nanosecond timings of the answer are kept in the metadata."""
+        """The nanosecond timings of the response are kept in the metadata."""
         driver = make_driver(replay_transport({"/api/chat": CHAT}))
         response = driver.send(_request(model="llama3"))
         assert response.metadata["total_duration"] == 10386172208
@@ -107,7 +107,7 @@ class TestSend:
         assert response.metadata["eval_duration"] == 2127200000
 
     def test_chat_cached_prompt(self, make_driver: Callable[..., OllamaDriver]) -> None:
-        """An answer without prompt_eval_count has 0 input tokens and is not estimated."""
+        """A response without prompt_eval_count has 0 input tokens and is not estimated."""
         driver = make_driver(replay_transport({"/api/chat": "ollama-api-chat-no-prompt-eval-count-01.json"}))
         response = driver.send(_request(model="llama3"))
         assert response.usage is not None
@@ -116,7 +116,7 @@ class TestSend:
         assert response.usage.estimated is False
 
     def test_generate(self, make_driver: Callable[..., OllamaDriver]) -> None:
-        """A generate answer reads the response field."""
+        """A generate response reads the response field."""
         seen: list[httpx.Request] = []
         driver = make_driver(replay_transport({"/api/generate": GENERATE}, requests=seen))
         response = driver.send(_request("generate", model="gemma3:1b"))
@@ -128,7 +128,7 @@ class TestSend:
         assert seen[0].url.path == "/api/generate"
 
     def test_embed(self, make_driver: Callable[..., OllamaDriver]) -> None:
-        """An embed answer has no text, its input count, and the vectors in raw."""
+        """An embed response has no text, its input count, and the vectors in raw."""
         seen: list[httpx.Request] = []
         driver = make_driver(replay_transport({"/api/embed": EMBED}, requests=seen))
         response = driver.send(_request("embed", model="nomic-embed-text", messages="hello"))
@@ -139,7 +139,7 @@ class TestSend:
         assert _sent_body(seen[0]) == {"model": "nomic-embed-text", "input": "hello"}
 
     def test_async_chat(self, make_driver: Callable[..., OllamaDriver]) -> None:
-        """asend() gives the same answer as send()."""
+        """asend() gives the same response as send()."""
         driver = make_driver(replay_transport({"/api/chat": CHAT}))
 
         async def run() -> Any:
@@ -155,7 +155,7 @@ class TestSend:
         assert response.usage.output_tokens == 66
 
     def test_async_generate(self, make_driver: Callable[..., OllamaDriver]) -> None:
-        """asend() reads a generate answer."""
+        """asend() reads a generate response."""
         driver = make_driver(replay_transport({"/api/generate": "ollama-api-generate-plain-02.json"}))
         response = asyncio.run(driver.asend(_request("generate", model="llama3.2:3b")))
         assert response.usage is not None
@@ -164,7 +164,7 @@ class TestSend:
 
 
 def test_send_thinking_and_tool_calls(make_driver: Callable[..., OllamaDriver]) -> None:
-    """Thinking text and tool calls of a chat answer are kept in the metadata."""
+    """Thinking text and tool calls of a chat response are kept in the metadata."""
     call = {"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}
     body = {
         "model": "qwen3",
@@ -370,10 +370,16 @@ class TestRequestBody:
         assert sent["options"]["num_predict"] == 999
 
     def test_options_cannot_override_stream(self, make_driver: Callable[..., OllamaDriver]) -> None:
-        """The driver decides stream and model, whatever the options say."""
+        """The driver decides stream and model, whatever the options contain."""
         sent = self._send(make_driver, _request(options={"stream": True, "model": "other"}))
         assert sent["stream"] is False
         assert sent["model"] == "llama3.2"
+
+    def test_invalid_model_options(self, make_driver: Callable[..., OllamaDriver]) -> None:
+        """Model options that are not a dict raise ConfigurationError when num_predict is merged."""
+        driver = make_driver(_json_transport({}))
+        with pytest.raises(ConfigurationError, match="must be a dict"):
+            driver.send(_request(max_output_tokens=5, options={"options": ["temperature", 0]}))
 
     def test_generate_body(self, make_driver: Callable[..., OllamaDriver]) -> None:
         """A generate request sends the user text as prompt and system messages as system."""

@@ -1,4 +1,4 @@
-"""Error answers, stream errors, retries, refused connections and API-key hiding."""
+"""Error responses, stream errors, retries, refused connections and API-key hiding."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _request(operation: str = "chat") -> Request:
     return Request(provider="ollama", model="llama3.2", messages="Hello", operation=operation)
 
 
-def _answer(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.MockTransport:
+def _respond_with(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.MockTransport:
     def handle(request: httpx.Request) -> httpx.Response:
         if isinstance(body, str):
             return httpx.Response(status, text=body, headers=headers)
@@ -42,12 +42,12 @@ def _answer(status: int, body: Any, headers: dict[str, str] | None = None) -> ht
     return httpx.MockTransport(handle)
 
 
-def _sequence(answers: list[httpx.Response], seen: list[httpx.Request]) -> httpx.MockTransport:
-    """Answer each request with the next response of ``answers``."""
+def _sequence(responses: list[httpx.Response], seen: list[httpx.Request]) -> httpx.MockTransport:
+    """Return the next response of ``responses`` for each request."""
 
     def handle(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return answers[len(seen) - 1]
+        return responses[len(seen) - 1]
 
     return httpx.MockTransport(handle)
 
@@ -83,24 +83,29 @@ def test_recorded_404_model_not_found(make_driver: Callable[..., OllamaDriver], 
 
 
 class TestErrorMapping:
-    """Each error answer maps to one error class."""
+    """Each error response maps to one error class."""
 
     def test_new_style_model_not_found(self, make_driver: Callable[..., OllamaDriver]) -> None:
         """The newer double-quoted message names the model in the pull command."""
         body = {"error": 'model "llama3.2" not found, try pulling it first'}
         with pytest.raises(ModelNotFoundError, match=r"`ollama pull llama3\.2`"):
-            make_driver(_answer(404, body)).send(_request())
+            make_driver(_respond_with(404, body)).send(_request())
+
+    def test_model_name_unreadable(self, make_driver: Callable[..., OllamaDriver]) -> None:
+        """A model-not-found message without a quoted name still gives the pull command."""
+        with pytest.raises(ModelNotFoundError, match=r"`ollama pull MODEL`"):
+            make_driver(_respond_with(404, {"error": "model not found"})).send(_request())
 
     def test_404_without_model(self, make_driver: Callable[..., OllamaDriver]) -> None:
         """A 404 for an unknown path is InvalidRequestError that suggests an upgrade."""
         with pytest.raises(InvalidRequestError, match="upgrade Ollama") as raised:
-            make_driver(_answer(404, "404 page not found")).send(_request("embed"))
+            make_driver(_respond_with(404, "404 page not found")).send(_request("embed"))
         assert type(raised.value) is InvalidRequestError
 
     def test_400_invalid_request(self, make_driver: Callable[..., OllamaDriver]) -> None:
         """A 400 is InvalidRequestError carrying Ollama's message."""
         with pytest.raises(InvalidRequestError, match="invalid options") as raised:
-            make_driver(_answer(400, {"error": "invalid options"})).send(_request())
+            make_driver(_respond_with(400, {"error": "invalid options"})).send(_request())
         assert type(raised.value) is InvalidRequestError
         assert raised.value.status_code == 400
 
@@ -108,36 +113,36 @@ class TestErrorMapping:
         """An input longer than the context is ContextLengthExceededError."""
         body = {"error": "the input length exceeds the context length"}
         with pytest.raises(ContextLengthExceededError):
-            make_driver(_answer(400, body)).send(_request("embed"))
+            make_driver(_respond_with(400, body)).send(_request("embed"))
 
     @pytest.mark.parametrize("status", [401, 403])
     def test_authentication(self, make_driver: Callable[..., OllamaDriver], status: int) -> None:
         """401 and 403 are AuthenticationError naming OLLAMA_API_KEY."""
         with pytest.raises(AuthenticationError, match="OLLAMA_API_KEY"):
-            make_driver(_answer(status, {"error": "unauthorized"})).send(_request())
+            make_driver(_respond_with(status, {"error": "unauthorized"})).send(_request())
 
     def test_rate_limit(self, make_driver: Callable[..., OllamaDriver]) -> None:
         """A 429 is RateLimitError with the Retry-After delay."""
         with pytest.raises(RateLimitError) as raised:
-            make_driver(_answer(429, {"error": "too many requests"}, {"Retry-After": "3"})).send(_request())
+            make_driver(_respond_with(429, {"error": "too many requests"}, {"Retry-After": "3"})).send(_request())
         assert raised.value.retry_after == 3.0
 
     def test_server_error(self, make_driver: Callable[..., OllamaDriver]) -> None:
         """A 500 is ServerError carrying Ollama's message."""
         body = {"error": "model requires more system memory (5.5 GiB) than is available (2.0 GiB)"}
         with pytest.raises(ServerError, match="more system memory") as raised:
-            make_driver(_answer(500, body)).send(_request())
+            make_driver(_respond_with(500, body)).send(_request())
         assert raised.value.status_code == 500
 
     def test_error_in_200_body(self, make_driver: Callable[..., OllamaDriver]) -> None:
-        """An error object in a successful answer is ServerError."""
+        """An error object in a successful response is ServerError."""
         with pytest.raises(ServerError, match="unexpected EOF"):
-            make_driver(_answer(200, {"error": "unexpected EOF"})).send(_request())
+            make_driver(_respond_with(200, {"error": "unexpected EOF"})).send(_request())
 
     def test_stream_opening_404(self, make_driver: Callable[..., OllamaDriver]) -> None:
         """A stream whose request is rejected raises the mapped error on first read."""
         body = {"error": 'model "llama3.2" not found, try pulling it first'}
-        stream = make_driver(_answer(404, body)).stream(_request())
+        stream = make_driver(_respond_with(404, body)).stream(_request())
         with pytest.raises(ModelNotFoundError):
             next(stream)
 
@@ -154,7 +159,7 @@ class TestStreamError:
 
     def test_raises_server_error(self, make_driver: Callable[..., OllamaDriver]) -> None:
         """The error object raises ServerError carrying the object."""
-        stream = make_driver(_answer(200, self.LINES)).stream(_request())
+        stream = make_driver(_respond_with(200, self.LINES)).stream(_request())
         with pytest.raises(ServerError, match="unexpected EOF") as raised:
             list(stream)
         assert raised.value.body == {"error": "an error was encountered while running the model: unexpected EOF"}
@@ -162,7 +167,7 @@ class TestStreamError:
 
     def test_response_interrupted(self, make_driver: Callable[..., OllamaDriver]) -> None:
         """The stream ends as interrupted, with the text received so far."""
-        stream = make_driver(_answer(200, self.LINES)).stream(_request())
+        stream = make_driver(_respond_with(200, self.LINES)).stream(_request())
         with pytest.raises(ServerError):
             list(stream)
         assert stream.response is not None
@@ -171,7 +176,7 @@ class TestStreamError:
 
     def test_async_raises_server_error(self, make_driver: Callable[..., OllamaDriver]) -> None:
         """An async stream raises ServerError for the error object too."""
-        driver = make_driver(_answer(200, self.LINES))
+        driver = make_driver(_respond_with(200, self.LINES))
 
         async def run() -> None:
             async for _chunk in driver.astream(_request()):
@@ -190,7 +195,7 @@ class TestRetries:
     def test_429_retried_with_retry_after(
         self, make_driver: Callable[..., OllamaDriver], no_sleep: list[float]
     ) -> None:
-        """Two 429s are retried after their Retry-After, then the answer arrives."""
+        """Two 429s are retried after their Retry-After, then the response arrives."""
         seen: list[httpx.Request] = []
         limited = httpx.Response(429, json={"error": "busy"}, headers={"Retry-After": "7"})
         transport = _sequence([limited, limited, httpx.Response(200, json=OK_BODY)], seen)
@@ -213,7 +218,7 @@ class TestRetries:
     def test_4xx_not_retried(
         self, make_driver: Callable[..., OllamaDriver], no_sleep: list[float], status: int
     ) -> None:
-        """Other 4xx answers are raised at once."""
+        """Other 4xx responses are raised at once."""
         seen: list[httpx.Request] = []
         transport = _sequence([httpx.Response(status, json={"error": "model 'x' not found"})] * 3, seen)
         with pytest.raises(InvalidRequestError if status == 400 else (AuthenticationError, ModelNotFoundError)):

@@ -153,12 +153,12 @@ class TestListModels:
     def test_retried(self, make_driver: Callable[..., OllamaDriver], monkeypatch: Any) -> None:
         """A 503 from /api/tags is retried like any request."""
         monkeypatch.setattr("costkit_ollama._driver.time.sleep", lambda seconds: None)
-        answers = [httpx.Response(503, json={"error": "busy"}), httpx.Response(200, json=TAGS)]
+        responses = [httpx.Response(503, json={"error": "busy"}), httpx.Response(200, json=TAGS)]
         seen: list[httpx.Request] = []
 
         def handle(request: httpx.Request) -> httpx.Response:
             seen.append(request)
-            return answers[len(seen) - 1]
+            return responses[len(seen) - 1]
 
         models = make_driver(httpx.MockTransport(handle), max_retries=1).list_models()
         assert len(models) == 2
@@ -169,7 +169,7 @@ class TestHealth:
     """health() and ahealth() ask /api/version."""
 
     def test_healthy(self, make_driver: Callable[..., OllamaDriver]) -> None:
-        """A 200 answer is healthy."""
+        """A 200 response is healthy."""
         seen: list[httpx.Request] = []
         driver = make_driver(_routes({"/api/version": httpx.Response(200, json={"version": "0.6.2"})}, seen))
         assert driver.health() is True
@@ -198,7 +198,7 @@ class TestHealth:
         assert "`ollama serve`" in str(raised.value)
 
     def test_async_healthy(self, make_driver: Callable[..., OllamaDriver]) -> None:
-        """ahealth() is True for a 200 answer."""
+        """ahealth() is True for a 200 response."""
         driver = make_driver(_routes({"/api/version": httpx.Response(200, json={"version": "0.6.2"})}))
         assert asyncio.run(driver.ahealth()) is True
 
@@ -208,6 +208,6 @@ class TestHealth:
         assert asyncio.run(driver.ahealth()) is False
 
     def test_async_refused(self, make_driver: Callable[..., OllamaDriver]) -> None:
-        """ahealth() raises ProviderConnectionError when no server answers."""
+        """ahealth() raises ProviderConnectionError when no server responds."""
         with pytest.raises(ProviderConnectionError, match="ollama serve"):
             asyncio.run(make_driver(httpx.MockTransport(_refused)).ahealth())
