@@ -278,6 +278,14 @@ class TestStream:
                 pass
         assert stream.response.status == "interrupted"
 
+    def test_null_error_field_ignored(self, make_driver: Callable[..., Any]) -> None:
+        """A chunk whose error field is null is an ordinary chunk."""
+        body = 'data: {"model":"grok-3","error":null,"choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n'
+        transport = httpx.MockTransport(lambda request: httpx.Response(200, text=body))
+        stream = make_driver(transport).stream(chat_request())
+        assert "".join(chunk.text for chunk in stream) == "Hi"
+        assert stream.response.status == "complete"
+
     def test_responses_failed_event(self, make_driver: Callable[..., Any]) -> None:
         """A response.failed event raises ServerError with xAI's message."""
         failed = {"type": "response.failed", "response": {"status": "failed", "error": {"message": "model crashed"}}}
