@@ -14,6 +14,7 @@ tier; ``flex`` and ``priority`` are the ``service_tier`` values a request sends.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Final
 
 from costkit._price import ModelPrice, PriceTier, ServiceTierPrice
@@ -28,20 +29,33 @@ LONG_CONTEXT_THRESHOLD: Final = 272_000
 1.5x output (developers.openai.com/api/docs/models/gpt-5.4)."""
 
 
+def _rate(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
 def _price(model: str, input: str, output: str, cached_input: str | None = None, **extra: Any) -> ModelPrice:
     return ModelPrice(
         provider="openai",
         model=model,
-        input=input,
-        output=output,
-        cached_input=cached_input,
+        input=Decimal(input),
+        output=Decimal(output),
+        cached_input=_rate(cached_input),
         source=SOURCE,
         **extra,
     )
 
 
 def _tier(name: str, input: str, output: str, cached_input: str | None = None) -> ServiceTierPrice:
-    return ServiceTierPrice(name=name, input=input, output=output, cached_input=cached_input)
+    return ServiceTierPrice(name=name, input=Decimal(input), output=Decimal(output), cached_input=_rate(cached_input))
+
+
+def _long_context(input: str, cached_input: str, output: str) -> PriceTier:
+    return PriceTier(
+        threshold=LONG_CONTEXT_THRESHOLD,
+        input=Decimal(input),
+        cached_input=Decimal(cached_input),
+        output=Decimal(output),
+    )
 
 
 # The pricing page lists no cached rate ("-") for some models in the batch tier. There the
@@ -54,7 +68,7 @@ PRICES: Final[tuple[ModelPrice, ...]] = (
         "5.00",
         "30.00",
         "0.50",
-        tiers=[PriceTier(threshold=LONG_CONTEXT_THRESHOLD, input="10.00", cached_input="1.00", output="45.00")],
+        tiers=[_long_context("10.00", "1.00", "45.00")],
         # NOTE: batch, flex and priority rates for gpt-5.5 were not confirmed, so none are listed.
     ),
     _price(
@@ -62,7 +76,7 @@ PRICES: Final[tuple[ModelPrice, ...]] = (
         "2.50",
         "15.00",
         "0.25",
-        tiers=[PriceTier(threshold=LONG_CONTEXT_THRESHOLD, input="5.00", cached_input="0.50", output="22.50")],
+        tiers=[_long_context("5.00", "0.50", "22.50")],
         # NOTE: the chain applies a prompt-length tier over the service-tier rates, so a batch
         # or flex request above 272K tokens is billed at the standard long-context rates (2x
         # too high); OpenAI halves those too.
@@ -164,10 +178,10 @@ PRICES: Final[tuple[ModelPrice, ...]] = (
         service_tiers=[_tier("batch", "0.075", "0.30", "0.075"), _tier("priority", "0.25", "1.00", "0.125")],
     ),
     # Audio models bill audio tokens at their own rates and text tokens at input/output.
-    _price("gpt-4o-audio-preview", "2.50", "10.00", audio_input="40.00", audio_output="80.00"),
-    _price("gpt-4o-mini-audio-preview", "0.15", "0.60", audio_input="10.00", audio_output="20.00"),
-    _price("gpt-audio", "2.50", "10.00", audio_input="32.00", audio_output="64.00"),
-    _price("gpt-audio-mini", "0.60", "2.40", audio_input="10.00", audio_output="20.00"),
+    _price("gpt-4o-audio-preview", "2.50", "10.00", audio_input=Decimal("40.00"), audio_output=Decimal("80.00")),
+    _price("gpt-4o-mini-audio-preview", "0.15", "0.60", audio_input=Decimal("10.00"), audio_output=Decimal("20.00")),
+    _price("gpt-audio", "2.50", "10.00", audio_input=Decimal("32.00"), audio_output=Decimal("64.00")),
+    _price("gpt-audio-mini", "0.60", "2.40", audio_input=Decimal("10.00"), audio_output=Decimal("20.00")),
     # --- o-series -----------------------------------------------------------------------
     _price("o1", "15.00", "60.00", "7.50", service_tiers=[_tier("batch", "7.50", "30.00", "7.50")]),
     # NOTE: o1-mini launched at 3.00 / 12.00 and was cut to 1.10 / 4.40; the date of that cut
