@@ -190,16 +190,18 @@ class PluginManager:
             if word.startswith(HOOK_PREFIX):
                 hook_name = word
                 break
-        details = ""
-        if hook_name is not None:
-            implementation = getattr(exc.plugin, hook_name, None)
-            spec = getattr(hookspecs, hook_name, None)
-            if implementation is not None and spec is not None:
-                details = (
-                    f"; the implementation is {hook_name}{inspect.signature(implementation)} "
-                    f"but the hook is {hook_name}{inspect.signature(spec)}"
-                )
-        message = f"Plugin {plugin_name!r} does not match the costkit hook specifications: {exc}{details}"
+        implementation = getattr(exc.plugin, hook_name, None) if hook_name else None
+        spec = getattr(hookspecs, hook_name, None) if hook_name else None
+        if implementation is None or spec is None:
+            message = f"Plugin {plugin_name!r} does not match the costkit hook specifications: {exc}"
+            return PluginError(message, plugin=plugin_name, hook=hook_name)
+        wanted = list(inspect.signature(spec).parameters)
+        given = list(inspect.signature(implementation).parameters)
+        unknown = [argument for argument in given if argument not in wanted]
+        message = (
+            f"Plugin {plugin_name!r} implements {hook_name}({', '.join(given)}), but the hook is "
+            f"{hook_name}({', '.join(wanted)}); remove the unknown argument(s) {', '.join(unknown) or '(none)'}"
+        )
         return PluginError(message, plugin=plugin_name, hook=hook_name)
 
     # --- What plugins contribute -----------------------------------------------------------
@@ -308,6 +310,8 @@ class PluginManager:
         """Describe every registered plugin, sorted by name."""
         infos = []
         for name, plugin in self._pm.list_name_plugin():
+            if plugin is None:  # a blocked name
+                continue
             hooks = tuple(
                 sorted(
                     caller.name
