@@ -226,8 +226,10 @@ class OpenAIDriver(HTTPDriver):
         event_type = event.get("type")
         if isinstance(event_type, str) and event_type.startswith("response."):
             return self._responses_event(event_type, event, state)
-        if event_type == "error" or "error" in event:
-            raise self._stream_error(event.get("error", event))
+        if event_type == "error":
+            raise self._stream_error(event.get("error") or event)
+        if event.get("error") is not None:
+            raise self._stream_error(event["error"])
         return self._chat_chunk(event, state)
 
     def _chat_chunk(self, event: Mapping[str, Any], state: StreamState) -> str:

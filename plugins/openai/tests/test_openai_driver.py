@@ -252,6 +252,22 @@ class TestChatStream:
         assert stream.response is not None
         assert stream.response.status == "interrupted"
 
+    def test_null_error_field(self) -> None:
+        """A chunk whose error field is null is an ordinary chunk."""
+        body = (
+            'data: {"choices":[{"delta":{"content":"Hi"}}],"model":"m","error":null}\n\n'
+            'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1},"error":null}\n\n'
+        )
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
+
+        stream = make_driver(httpx.MockTransport(handle)).stream(make_request())
+        text = "".join(chunk.text for chunk in stream)
+        assert text == "Hi"
+        assert stream.response is not None
+        assert stream.response.usage == Usage(input_tokens=3, output_tokens=1)
+
 
 class TestCompatibleServers:
     def test_ollama_stream(self, recorded_payloads: Path) -> None:
