@@ -21,7 +21,11 @@ def reference_cost(price: ModelPrice, usage: Usage) -> Decimal:
     """An independent formula: each token class times its rate, divided by a million."""
     tier = None
     for candidate in price.tiers:
-        hit = usage.input_tokens >= candidate.threshold if candidate.inclusive else usage.input_tokens > candidate.threshold
+        hit = (
+            usage.input_tokens >= candidate.threshold
+            if candidate.inclusive
+            else usage.input_tokens > candidate.threshold
+        )
         if hit:
             tier = candidate
 
@@ -53,9 +57,7 @@ class TestCalculateExamples:
 
     def test_components_are_billed_once(self) -> None:
         """Cached input, uncached input, output and reasoning each get their own rate."""
-        price = ModelPrice(
-            provider="p", model="m", input="2.50", cached_input="1.25", output="10", reasoning="12"
-        )
+        price = ModelPrice(provider="p", model="m", input="2.50", cached_input="1.25", output="10", reasoning="12")
         usage = Usage(input_tokens=1000, cached_input_tokens=400, output_tokens=300, reasoning_tokens=100)
         cost = price.calculate(usage)
         assert cost.input == Decimal("0.0015")
@@ -154,7 +156,9 @@ class TestServiceTiers:
 
 
 class TestEffectiveRange:
-    price = ModelPrice(provider="p", model="m", input="1", effective_from=date(2025, 6, 10), effective_to=date(2026, 1, 1))
+    price = ModelPrice(
+        provider="p", model="m", input="1", effective_from=date(2025, 6, 10), effective_to=date(2026, 1, 1)
+    )
 
     def test_in_force_inside_range(self) -> None:
         """A price is in force from its first day up to, not including, its end."""

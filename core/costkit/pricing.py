@@ -7,7 +7,7 @@ step the source with the lowest priority number wins:
 
 1. the name exactly as given (``gpt-4o-2024-05-13``);
 2. the name without a provider prefix (``openai/``, ``xai/``, ``models/``...) and lower-cased;
-3. without a ``-latest`` or ``-beta`` suffix;
+3. without a ``-latest`` or ``-beta`` suffix, or an Ollama ``:latest`` tag;
 4. without a date suffix (``-2024-08-06``, ``-20250514``, ``-0709``, ``-preview-05-20``),
    that is, the family entry: a dated snapshot with a price of its own never gets here.
 
@@ -52,7 +52,7 @@ PRICE_POLICIES: Final = ("raise", "warn")
 
 PROVIDER_PREFIXES: Final = ("openai/", "xai/", "x-ai/", "models/", "google/", "gemini/", "ollama/")
 
-_ALIAS_SUFFIX = re.compile(r"-(latest|beta)$")
+_ALIAS_SUFFIX = re.compile(r"(-latest|-beta|:latest)$")
 _DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|preview-\d{2}-\d{2}|preview-\d{2}-\d{4})$")
 _ZERO: Final = Decimal(0)
 

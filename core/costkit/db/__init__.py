@@ -220,7 +220,6 @@ def _connect(url: str) -> Database:
             password=unquote(parts.password) if parts.password else None,
             host=parts.hostname or "127.0.0.1",
             port=parts.port or 5432,
-            autorollback=True,
         )
         return Database(url, database, "postgresql")
     message = (

@@ -10,6 +10,7 @@ from typing import Any, Final
 
 import httpx
 
+from costkit._money import format_amount
 from costkit._usage import Usage
 
 __all__ = ["FIXTURES_ENV", "expected_usage", "fixtures_dir", "load_body", "replay_transport", "usage_as_expected"]
@@ -76,7 +77,7 @@ def usage_as_expected(usage: Usage | None) -> dict[str, Any] | None:
         "reasoning_tokens": usage.reasoning_tokens,
     }
     if usage.provider_reported_cost is not None:
-        projected["provider_reported_cost_usd"] = str(usage.provider_reported_cost)
+        projected["provider_reported_cost_usd"] = format_amount(usage.provider_reported_cost)
     return projected
 
 
@@ -118,7 +119,7 @@ def replay_transport(
         response_headers = {"content-type": _content_type(name), **(headers or {})}
         if chunk_size:
             pieces: Sequence[bytes] = [body[i : i + chunk_size] for i in range(0, len(body), chunk_size)]
-            return httpx.Response(status, headers=response_headers, content=_ByteStream(pieces))
+            return httpx.Response(status, headers=response_headers, stream=_ByteStream(pieces))
         return httpx.Response(status, headers=response_headers, content=body)
 
     return httpx.MockTransport(handle)
