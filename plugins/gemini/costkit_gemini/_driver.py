@@ -42,8 +42,8 @@ FINISH_REASONS: Final = {
 }
 """The ``FinishReason`` enum, for bodies requested with ``enum-encoding=int``."""
 
-# GenerationConfig fields that a request may give as top-level options; they are moved into
-# generationConfig because the API rejects them at the top level of the body.
+# GenerationConfig fields that a request may give as top-level options. The driver moves them
+# into generationConfig because the API rejects them at the top level of the body.
 _GENERATION_FIELDS: Final = frozenset(
     {
         "candidateCount",
@@ -183,7 +183,7 @@ class GeminiDriver(HTTPDriver):
         return extract(state.events, stream=True)
 
     def map_error(self, status: int, body: Any, headers: Mapping[str, str]) -> ProviderError:
-        """Translate an error answer; see :func:`costkit_gemini._errors.error_from_body`."""
+        """Translate an error response; see :func:`costkit_gemini._errors.error_from_body`."""
         return error_from_body(status, body)
 
 
@@ -244,10 +244,10 @@ def _generate_body(request: Request) -> dict[str, Any]:
             body[key] = value
 
     if request.max_output_tokens is not None:
-        given = generation.get("maxOutputTokens")
-        if given is not None and given != request.max_output_tokens:
+        option_limit = generation.get("maxOutputTokens")
+        if option_limit is not None and option_limit != request.max_output_tokens:
             message = (
-                f"max_output_tokens ({request.max_output_tokens}) and the maxOutputTokens option ({given!r}) "
+                f"max_output_tokens ({request.max_output_tokens}) and the maxOutputTokens option ({option_limit!r}) "
                 "disagree; set only max_output_tokens, which the budget reservation also uses"
             )
             raise ConfigurationError(message)

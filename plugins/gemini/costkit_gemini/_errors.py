@@ -50,7 +50,7 @@ def parse_retry_delay(value: Any) -> float | None:
 
 
 def error_from_body(status: int, body: Any) -> ProviderError:
-    """Build the :class:`~costkit.ProviderError` subclass that matches a Gemini error answer.
+    """Build the :class:`~costkit.ProviderError` subclass that matches a Gemini error response.
 
     Args:
         status: The HTTP status, or the ``code`` of an error delivered inside a stream.
@@ -105,7 +105,7 @@ def error_from_body(status: int, body: Any) -> ProviderError:
             return ContextLengthExceededError(message, **options)
         message = f"Gemini rejected the request ({label}): {text} Check the request body and options"
         return InvalidRequestError(message, **options)
-    message = f"Gemini returned an unexpected answer ({label}): {text}"
+    message = f"Gemini returned an unexpected response ({label}): {text}"
     return ProviderError(message, **options)
 
 

@@ -7,8 +7,8 @@ of them lists, or that neither lists, carries a NOTE where it is set.
 
 What the table cannot express, because ``ModelPrice`` has no field for it:
 
-- cached audio tokens have their own rate on most models (for example $0.10 instead of $0.03
-  on Gemini 2.5 Flash); costkit bills every cached token at ``cached_input``;
+- cached audio tokens have their own rate on most models, such as $0.10 instead of $0.03 on
+  Gemini 2.5 Flash, but costkit bills every cached token at ``cached_input``;
 - video input on Gemini Embedding 2 ($12) is billed as text;
 - service tiers combined with prompt-length tiers, so models with a tier above 200,000
   prompt tokens list no ``batch`` rates;
@@ -110,8 +110,8 @@ PRICES: Final = (
         cached_input="0.125",
         output="10",
         tiers=[PriceTier(threshold=200_000, inclusive=False, input="2.5", cached_input="0.25", output="15")],
-        # NOTE: cache reads were $0.31 / $0.625 before Google lowered them; the date of that
-        # change is not in either dataset, so the lower rates apply to every date.
+        # NOTE: cache reads were $0.31 / $0.625 before Google lowered them. Neither dataset
+        # gives the date of that change, so the lower rates apply to every date.
     ),
     _price(
         "gemini-2.5-flash",

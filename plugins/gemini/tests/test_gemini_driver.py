@@ -53,12 +53,12 @@ def expected(name: str) -> dict[str, Any]:
 
 
 def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> httpx.Response:
-    """Build an inline JSON answer."""
+    """Build an inline JSON response."""
     return httpx.Response(status, json=payload, headers=headers)
 
 
 def sequence(*responses: httpx.Response, seen: list[httpx.Request]) -> httpx.MockTransport:
-    """Answer successive requests with the given responses, recording each request."""
+    """Return the given responses to successive requests, recording each request."""
     pending = list(responses)
 
     def handle(request: httpx.Request) -> httpx.Response:
@@ -185,7 +185,7 @@ class TestRequestBody:
     """What the driver sends."""
 
     def send_and_capture(self, key: str, request: Request) -> httpx.Request:
-        """Send ``request`` to an inline answer and return the HTTP request."""
+        """Send ``request`` to an inline response and return the HTTP request."""
         seen: list[httpx.Request] = []
         transport = sequence(json_response(200, OK_BODY), seen=seen)
         make_driver(transport, key).send(request)
@@ -322,7 +322,7 @@ class TestApiKey:
         assert seen[0].headers["x-goog-api-key"] == sentinel_key
 
     def test_repr_hides_key(self, sentinel_key: str) -> None:
-        """The driver's repr says whether a key is set, not what it is."""
+        """The driver's repr shows whether a key is set, not the key."""
         driver = make_driver(httpx.MockTransport(lambda request: json_response(200, OK_BODY)), sentinel_key)
         assert sentinel_key not in repr(driver)
         assert "api_key=set" in repr(driver)
@@ -524,7 +524,7 @@ class TestStream:
         assert stream.response.usage == Usage(input_tokens=4)
 
     def test_error_status_on_open(self, recorded_payloads: Path, sentinel_key: str) -> None:
-        """A 503 answer with the array error body raises ServerError when the stream opens."""
+        """A 503 response with the array error body raises ServerError when the stream opens."""
         name = "gemini-streamGenerateContent-error-503-array-01.json"
         routes = {f"{PREFIX}/gemini-2.5-flash:streamGenerateContent": (503, name)}
         stream = make_driver(replay_transport(routes), sentinel_key).stream(
@@ -716,7 +716,7 @@ class TestRetries:
         assert response.text == "Hi"
 
     def test_stream_open_retried(self, recorded_payloads: Path, sentinel_key: str, sleeps: list[float]) -> None:
-        """A stream whose first answer is 503 is opened again."""
+        """A stream whose first response is 503 is opened again."""
         outcomes = [
             (503, "gemini-generateContent-error-503-01.json"),
             (200, "gemini-streamGenerateContent-sse-tool-01.sse"),

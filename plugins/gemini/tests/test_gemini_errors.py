@@ -119,13 +119,13 @@ class TestErrorFromBody:
 
     @pytest.mark.parametrize("status", [500, 503, 504])
     def test_server_errors(self, status: int) -> None:
-        """5xx answers are retryable server errors."""
+        """5xx responses are retryable server errors."""
         error = error_from_body(status, error_body(status, "UNAVAILABLE", "The model is overloaded."))
         assert type(error) is ServerError
         assert error.retryable is True
 
     def test_other_client_error(self) -> None:
-        """Other 4xx answers are invalid requests."""
+        """Other 4xx responses are invalid requests."""
         error = error_from_body(409, error_body(409, "ABORTED", "Conflict."))
         assert type(error) is InvalidRequestError
 
