@@ -58,11 +58,15 @@ def error_from_body(status: int, body: Any) -> ProviderError:
             one-element list (the JSON-array stream form), or the raw text.
 
     Returns:
-        ``AuthenticationError`` for 401, 403 and a 400 whose details name an invalid key;
-        ``ModelNotFoundError`` for 404; ``RateLimitError`` or ``QuotaExceededError`` for 429,
-        decided by its ``QuotaFailure`` details, with ``RetryInfo.retryDelay`` as
-        ``retry_after``; ``ServerError`` for 5xx; ``ContextLengthExceededError`` or
-        ``InvalidRequestError`` for other 4xx.
+        The error, chosen by status:
+
+        - 401, 403, and 400 with an invalid key: ``AuthenticationError``.
+        - 404: ``ModelNotFoundError``.
+        - 429: ``QuotaExceededError`` when a ``QuotaFailure`` names a daily or zero quota,
+          else ``RateLimitError``. ``RetryInfo.retryDelay`` becomes ``retry_after``.
+        - 5xx: ``ServerError``.
+        - Other 4xx: ``ContextLengthExceededError`` for a too long prompt, else
+          ``InvalidRequestError``.
     """
     error = error_object(body) or {}
     api_status = error.get("status") if isinstance(error.get("status"), str) else None
