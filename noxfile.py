@@ -8,6 +8,8 @@ nox.options.sessions = ["tests"]
 nox.options.default_venv_backend = "venv"
 
 PLUGINS = ("plugins/openai", "plugins/xai", "plugins/gemini", "plugins/ollama")
+EXAMPLE_PLUGIN = "tests/example_plugin"
+"""A third-party middleware package the tests load by entry point."""
 PROJECT = nox.project.load_toml("pyproject.toml")
 
 
@@ -25,6 +27,7 @@ def install_project(session: nox.Session, *groups: str) -> None:
 def tests(session: nox.Session) -> None:
     """Run the test suite; extra arguments go to pytest."""
     install_project(session, "test")
+    session.install("-e", EXAMPLE_PLUGIN)
     session.run("pytest", *session.posargs)
 
 
