@@ -149,6 +149,22 @@ class TestServiceTiers:
         """The default tier uses the base rates."""
         assert self.price.calculate(Usage(input_tokens=1_000_000), service_tier="default").total == Decimal(2)
 
+    def test_service_tier_has_its_own_prompt_tiers(self) -> None:
+        """A flex request above the threshold takes the flex tier rate, not the standard long-context one."""
+        price = ModelPrice(
+            provider="openai",
+            model="long",
+            input="2",
+            output="8",
+            tiers=[PriceTier(threshold=272_000, input="4", output="16")],
+            service_tiers=[
+                ServiceTierPrice(name="flex", input="1", output="4", tiers=[PriceTier(threshold=272_000, input="2")])
+            ],
+        )
+        usage = Usage(input_tokens=1_000_000)
+        assert price.calculate(usage).total == Decimal(4)
+        assert price.calculate(usage, service_tier="flex").total == Decimal(2)
+
     def test_unknown_service_tier_names_known_ones(self) -> None:
         """An unknown service tier raises, listing the known ones."""
         with pytest.raises(PricingError, match="'flex'"):

@@ -189,6 +189,8 @@ class ServiceTierPrice:
     "USD per million image input tokens."
     image_output: Decimal | None = _optional_rate("ServiceTierPrice.image_output")
     "USD per million image output tokens."
+    tiers: tuple[PriceTier, ...] = attrs.field(default=(), converter=lambda value: _to_tiers(value), kw_only=True)
+    "Prompt-length tiers of this service tier; when set, they replace the base price's tiers."
 
 
 @attrs.frozen(slots=True)
@@ -332,22 +334,28 @@ class ModelPrice:
         return self.effective_to is None or day < self.effective_to
 
     def rates_for(self, prompt_tokens: int, service_tier: str | None = None) -> _Rates:
-        """Return the resolved rates for a prompt length and an optional service tier."""
+        """Return the resolved rates for a prompt length and an optional service tier.
+
+        A service tier with tiers of its own prices long prompts with those; otherwise the
+        base price's tiers are layered over the service tier's rates.
+        """
+        service = self._service_tier(service_tier) if service_tier is not None else None
+        tiers = service.tiers if service is not None and service.tiers else self.tiers
         tier_index = -1
-        for index, tier in enumerate(self.tiers):
+        for index, tier in enumerate(tiers):
             if tier.applies_to(prompt_tokens):
                 tier_index = index
-        if tier_index < 0 and service_tier is None:
+        if tier_index < 0 and service is None:
             return self._base_rates
 
         key = (tier_index, service_tier)
         rates = self._rate_cache.get(key)
         if rates is None:
             layers: list[Any] = [self]
-            if service_tier is not None:
-                layers.append(self._service_tier(service_tier))
+            if service is not None:
+                layers.append(service)
             if tier_index >= 0:
-                layers.append(self.tiers[tier_index])
+                layers.append(tiers[tier_index])
             rates = _Rates.layered(*layers)
             self._rate_cache[key] = rates
         return rates
