@@ -35,9 +35,10 @@ AsyncStream = AsyncPipelineStream
 
 
 class ClientContext:
-    """What a client's middleware can use: settings, plugins, database, pricing chain and ledger.
+    """The settings, plugins, database, pricing chain and ledger that a client's middleware use.
 
-    The database opens on first use, so a client that only prices responses never creates a file.
+    The database opens on first use: the first request, or the first use of ``prices``,
+    ``budgets``, ``ledger`` or ``conversations``.
     """
 
     def __init__(
@@ -309,7 +310,7 @@ class Client(_ClientBase):
             provider: The provider plugin, such as ``"openai"``.
             model: The model name.
             system: A system prompt placed before the messages.
-            max_output_tokens: The most output tokens; also bounds the budget reservation.
+            max_output_tokens: The maximum number of output tokens; also bounds the budget reservation.
             user_id: The end user (budgets and reports).
             project_id: The project (budgets and reports).
             organization_id: The organisation (budgets and reports).
@@ -590,7 +591,7 @@ class _ConversationBase:
 
     @property
     def message_count(self) -> int:
-        """How many messages the history holds (the system prompt not counted)."""
+        """The number of messages in the history, the system prompt not counted."""
         return len(self._history)
 
     @property

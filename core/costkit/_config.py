@@ -71,7 +71,7 @@ def _to_optional_decimal(value: Any) -> Decimal | None:
 
 @attrs.frozen
 class BudgetSettings:
-    """How ``budget-enforcement`` estimates and what it does when it cannot."""
+    """The estimation and fallback settings of ``budget-enforcement``."""
 
     default_max_output_tokens: int = attrs.field(
         default=4096, validator=_positive_int("budget.default_max_output_tokens")

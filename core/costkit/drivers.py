@@ -58,7 +58,7 @@ MAX_RETRY_DELAY = 30.0
 
 @runtime_checkable
 class Driver(Protocol):
-    """What a provider driver offers; :class:`HTTPDriver` implements all of it.
+    """The interface of a provider driver; :class:`HTTPDriver` implements all of it.
 
     .. versionadded:: 0.1
     """
@@ -108,7 +108,7 @@ class HTTPCall:
 
 @attrs.frozen
 class ParsedResponse:
-    """What a driver reads out of a whole (non-streamed) response body."""
+    """The text, usage and model a driver reads out of a whole (non-streamed) response body."""
 
     text: str
     "The answer's text."
@@ -124,7 +124,7 @@ class ParsedResponse:
 
 @attrs.define
 class StreamState:
-    """What a driver accumulates while it reads a stream."""
+    """The events, text and details a driver accumulates while it reads a stream."""
 
     events: list[Any] = attrs.field(factory=list)
     "Every decoded event so far."
@@ -164,7 +164,7 @@ def decode_error_body(response: httpx.Response) -> Any:
 
 
 def estimate_usage(request: Request, output_text: str) -> Usage:
-    """Estimate the usage of a request whose answer came without usage (see ``costkit._estimate``)."""
+    """Estimate the usage of a request whose response came without usage (see ``costkit._estimate``)."""
     input_tokens = estimate_prompt_tokens(message.content for message in request.messages)
     return Usage(input_tokens=input_tokens, output_tokens=estimate_tokens(output_text), estimated=True)
 
@@ -180,7 +180,7 @@ class HTTPDriver:
         api_key: The provider key; kept private, never logged or shown in a repr.
         base_url: The API root; defaults to :attr:`default_base_url`.
         timeout: Seconds to wait for each network operation.
-        max_retries: Extra attempts for rate limits, 5xx answers, timeouts and refused
+        max_retries: Extra attempts for rate limits, 5xx responses, timeouts and refused
             connections (never for other 4xx), with exponential backoff that honours
             ``Retry-After``.
         transport: An httpx transport, such as ``httpx.MockTransport`` in tests.
@@ -256,9 +256,9 @@ class HTTPDriver:
         raise NotImplementedError
 
     def map_error(self, status: int, body: Any, headers: Mapping[str, str]) -> ProviderError:
-        """Translate an error answer into the matching :class:`~costkit.ProviderError`."""
+        """Translate an error response into the matching :class:`~costkit.ProviderError`."""
         return ProviderError(
-            f"{self.provider} answered HTTP {status}: {body!r}", provider=self.provider, status_code=status, body=body
+            f"{self.provider} returned HTTP {status}: {body!r}", provider=self.provider, status_code=status, body=body
         )
 
     def stream_framing_for(self, request: Request) -> str:
@@ -320,7 +320,7 @@ class HTTPDriver:
             )
             return RequestTimeoutError(message, provider=self.provider)
         if isinstance(exc, httpx.ConnectError):
-            message = f"no {self.provider} server answered at {url}: {exc}"
+            message = f"no {self.provider} server responded at {url}: {exc}"
             if self.setup_hint:
                 message = f"{message}. {self.setup_hint}"
             return ProviderConnectionError(message, provider=self.provider)

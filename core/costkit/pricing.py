@@ -48,7 +48,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PRICE_POLICIES: Final = ("raise", "warn")
-"""What the chain does for a model no source prices: raise, or warn and mark it unpriced."""
+"""The policies for a model no source prices: raise, or warn and mark it unpriced."""
 
 PROVIDER_PREFIXES: Final = ("openai/", "xai/", "x-ai/", "models/", "google/", "gemini/", "ollama/")
 

@@ -102,7 +102,7 @@ class Database:
         return Path(self.peewee.database)
 
     def errors(self, action: str) -> contextlib.AbstractContextManager[None]:
-        """A context that translates database errors into StorageError naming ``action``."""
+        """Return a context that translates database errors into StorageError naming ``action``."""
         return translate_errors(action, self.url)
 
     def ensure_schema(self) -> None:
@@ -139,7 +139,7 @@ class Database:
             ).execute()
 
     def write_transaction(self) -> Any:
-        """A transaction that takes the write lock at its start (SQLite ``BEGIN IMMEDIATE``).
+        """Return a transaction that takes the write lock at its start (SQLite ``BEGIN IMMEDIATE``).
 
         Taking the lock first means a read inside the transaction cannot be overtaken by
         another writer before this one writes; PostgreSQL code adds row locks for the same.

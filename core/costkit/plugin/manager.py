@@ -42,7 +42,7 @@ _REGISTRATION_HOOKS = (
 
 @attrs.frozen
 class PluginInfo:
-    """What ``costkit plugins`` shows about one registered plugin."""
+    """The description of one registered plugin, as ``costkit plugins`` shows it."""
 
     name: str
     "The registration name: the entry-point name, or ``costkit.builtins``."
