@@ -19,6 +19,7 @@ configured default) at the output rate.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -36,6 +37,7 @@ from costkit._money import format_amount
 from costkit._usage import Usage
 from costkit.db.schema import money_from_units, money_to_units
 from costkit.errors import BudgetExceededError, ConfigurationError, PriceNotFoundError, StorageError
+from costkit.ledger import drop_broken_connection
 from costkit.middleware import Call, Middleware
 
 if TYPE_CHECKING:
@@ -76,8 +78,12 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
 def _micros(moment: datetime) -> int:
-    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    delta = _aware(moment) - datetime(1970, 1, 1, tzinfo=timezone.utc)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
@@ -85,12 +91,12 @@ def window_bounds(window: str, zone: str, at: datetime) -> tuple[int | None, int
     """Return the window containing ``at`` as microseconds since the epoch, ``[start, end)``.
 
     ``daily``, ``weekly`` (from Monday) and ``monthly`` (calendar months) start at local
-    midnight in ``zone``; ``total`` and ``request`` have no bounds.
+    midnight in ``zone``; ``total`` and ``request`` have no bounds. A naive ``at`` is UTC.
     """
     if window in ("total", "request"):
         return None, None
     tz = ZoneInfo(zone)
-    local = at.astimezone(tz)
+    local = _aware(at).astimezone(tz)
     if window == "daily":
         start_day = local.date()
         end_day = start_day + timedelta(days=1)
@@ -306,8 +312,11 @@ class BudgetStore:
         return deleted
 
     def usage(self, scope: str, scope_id: str | None = None, *, at: datetime | None = None) -> list[BudgetUsage]:
-        """Return each budget of a scope with its spend and reservations in the current window."""
-        when = at or datetime.now(timezone.utc)
+        """Return each budget of a scope with its spend and reservations in the window containing ``at``.
+
+        ``at`` defaults to now; a naive datetime is UTC. Reservations count when they are open at ``at``.
+        """
+        when = _aware(at) if at is not None else datetime.now(timezone.utc)
         now = _micros(when)
         result = []
         for budget in self.get(scope, scope_id):
@@ -381,6 +390,10 @@ class BudgetStore:
     def reserve(self, request: Request, amount: Decimal, *, ttl_seconds: int) -> list[BudgetInfo]:
         """Reserve ``amount`` for ``request`` against every applicable budget, or raise.
 
+        The windows checked are those containing ``request.created_at``, because the request's
+        ledger row counts there. A request of ``amount`` 0 (a free model, or an unpriced one
+        allowed by policy) cannot overspend and is never refused.
+
         Returns:
             The budgets that applied (empty when none exist).
 
@@ -390,8 +403,8 @@ class BudgetStore:
         scopes = self.applicable_scopes(request)
         database = self.database
         models = database.models
-        when = datetime.now(timezone.utc)
-        now = _micros(when)
+        when = _aware(request.created_at)
+        now = _now_us()
         with database.errors("reserve budget"), database.write_transaction():
             query = (
                 models.Budget.select().where(self._scope_condition(models.Budget, scopes)).order_by(models.Budget.id)
@@ -401,9 +414,9 @@ class BudgetStore:
             budgets = [_info(row) for row in query]
             if not budgets:
                 return []
-            for budget in budgets:
-                self._check_fits(budget, amount, when, now)
             if amount > 0:
+                for budget in budgets:
+                    self._check_fits(budget, amount, when, now)
                 keys = sorted({(budget.scope, budget.scope_id or "") for budget in budgets})
                 for scope, key in keys:
                     models.Reservation.insert(
@@ -452,11 +465,18 @@ class BudgetStore:
         with self.database.errors("release a reservation"), self.database.write_transaction():
             table.delete().where(table.request_id == request_id).execute()
 
-    def check_thresholds(self, budgets: Sequence[BudgetInfo]) -> list[BudgetThresholdReached]:
-        """Record and return the alerts newly passed by the settled spend, once per budget, window and threshold."""
+    def check_thresholds(
+        self, budgets: Sequence[BudgetInfo], *, at: datetime | None = None
+    ) -> list[BudgetThresholdReached]:
+        """Record and return the alerts newly passed by the settled spend, once per budget, window and threshold.
+
+        Args:
+            budgets: The budgets to check.
+            at: A moment in the windows to check (the request time); defaults to now.
+        """
         models = self.database.models
-        when = datetime.now(timezone.utc)
-        now = _micros(when)
+        when = _aware(at) if at is not None else datetime.now(timezone.utc)
+        now = _now_us()
         events = []
         for budget in budgets:
             if budget.window == "request":
@@ -467,15 +487,18 @@ class BudgetStore:
                 for level in budget.thresholds:
                     if spent < budget.limit * level:
                         break
-                    # The new row id, or None/0 when this alert was already sent (by any process).
+                    # The row count shows whether this call sent the alert first. The row id
+                    # cannot: SQLite reports the connection's previous insert when the insert
+                    # was ignored.
                     inserted = (
                         models.AlertSent.insert(
                             budget_id=budget.id, window_start=start or 0, threshold=str(level), sent_at=now
                         )
                         .on_conflict_ignore()
+                        .as_rowcount()
                         .execute()
                     )
-                    if inserted:
+                    if inserted == 1:
                         events.append(
                             BudgetThresholdReached(
                                 scope=budget.scope,
@@ -553,10 +576,15 @@ class BudgetEnforcementMiddleware(Middleware):
         except BudgetExceededError as exc:
             self.context.plugins.budget_exceeded(BudgetExceeded(request, exc))
             raise
-        except StorageError:
+        except StorageError as exc:
+            self._drop_broken_connection()
             if self.settings.database_error_policy == "block":
                 raise
-            logger.warning("Budgets could not be checked for request %s; allowed by policy", request.request_id)
+            logger.warning(
+                "Budgets could not be checked for request %s (%s); allowed by database_error_policy 'allow'",
+                request.request_id,
+                exc,
+            )
             return None
         call.state["budgets"] = budgets
         call.state["reserved"] = amount
@@ -564,12 +592,23 @@ class BudgetEnforcementMiddleware(Middleware):
 
     def on_error(self, call: Call, error: BaseException) -> None:
         """Release the reservation: nothing was spent."""
+        self._release(call)
+
+    def _drop_broken_connection(self) -> None:
+        # Opening the database raises StorageError again while the server is down.
+        with contextlib.suppress(StorageError):
+            drop_broken_connection(self.context.database)
+
+    def _release(self, call: Call) -> None:
         if call.state.get("budgets"):
             try:
                 self.store.release(call.request.request_id)
             except StorageError:
+                self._drop_broken_connection()
                 logger.warning(
-                    "Could not release the reservation of %s; it expires on its own", call.request.request_id
+                    "Could not release the reservation of %s; it expires on its own",
+                    call.request.request_id,
+                    exc_info=True,
                 )
 
     def on_response(self, call: Call, response: Response) -> None:
@@ -578,10 +617,16 @@ class BudgetEnforcementMiddleware(Middleware):
         if not budgets:
             return
         if not call.state.get("recorded"):
-            self.context.ledger.record(call.request, response, response.cost)
+            try:
+                cost = response.cost
+            except Exception:
+                # Without a cost there is no ledger row to replace the reservation.
+                self._release(call)
+                raise
+            self.context.ledger.record(call.request, response, cost)
             call.state["recorded"] = True
         try:
-            events = self.store.check_thresholds(budgets)
+            events = self.store.check_thresholds(budgets, at=call.request.created_at)
         except StorageError:
             logger.warning("Could not check budget alerts for %s", call.request.request_id, exc_info=True)
             return
