@@ -110,6 +110,7 @@ def budget() -> None:
 @click.pass_context
 def set_budget(
     ctx: click.Context,
+    /,
     scope: str,
     scope_id: str | None,
     timezone: str,
@@ -148,5 +149,7 @@ def show_budget(ctx: click.Context, scope: str | None, scope_id: str | None, as_
             key = (info.scope, info.scope_id)
             if key not in scopes:
                 scopes.append(key)
-        usages = [usage for key in scopes for usage in budgets.usage(*key)]
+        usages = []
+        for key in scopes:
+            usages.extend(budgets.usage(*key))
     _print_usages(usages, as_json)

@@ -101,7 +101,7 @@ def chat(
     middleware, so it is checked against budgets and recorded in the ledger.
     """
     if prompt == "-":
-        prompt = click.get_text_stream("stdin").read()
+        prompt = sys.stdin.read()
     client = get_client(ctx)
     fields: dict[str, Any] = {
         "provider": provider,
@@ -156,6 +156,7 @@ def chat(
 @click.pass_context
 def cost(
     ctx: click.Context,
+    /,
     provider: str,
     model: str,
     file: IO[bytes] | None,
@@ -169,7 +170,7 @@ def cost(
     Streams (server-sent events, JSON lines, JSON arrays) are recognised from the content.
     Amounts are exact, in USD.
     """
-    counts_given = {name: value for name, value in counts.items() if value is not None}
+    counts_given: dict[str, Any] = {name: value for name, value in counts.items() if value is not None}
     if file is not None and counts_given:
         message = "give either FILE or token counts (--input-tokens, --output-tokens...), not both"
         raise click.UsageError(message)

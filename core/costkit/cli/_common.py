@@ -111,7 +111,7 @@ def pricing_chain(client: Client) -> PricingChain:
 # --- Parameter types ---------------------------------------------------------------------
 
 
-class DateTimeType(click.ParamType):
+class DateTimeType(click.ParamType):  # type: ignore[type-arg]  # generic only from click 8.4
     """A ``YYYY-MM-DD`` date (its UTC midnight) or an ISO 8601 datetime (UTC when it has no offset)."""
 
     name = "date"
@@ -133,7 +133,7 @@ class DateTimeType(click.ParamType):
         return moment
 
 
-class DateType(click.ParamType):
+class DateType(click.ParamType):  # type: ignore[type-arg]  # generic only from click 8.4
     """A calendar day, ``YYYY-MM-DD``."""
 
     name = "yyyy-mm-dd"
@@ -147,7 +147,7 @@ class DateType(click.ParamType):
             self.fail(f"{value!r} is not a date; use YYYY-MM-DD")
 
 
-class DecimalType(click.ParamType):
+class DecimalType(click.ParamType):  # type: ignore[type-arg]  # generic only from click 8.4
     """An exact, finite, non-negative decimal number such as ``2.50``; never a float."""
 
     def __init__(self, name: str) -> None:
@@ -165,7 +165,7 @@ class DecimalType(click.ParamType):
         return number
 
 
-class ThresholdsType(click.ParamType):
+class ThresholdsType(click.ParamType):  # type: ignore[type-arg]  # generic only from click 8.4
     """Comma-separated fractions of a budget's limit, such as ``0.5,0.75,0.9``."""
 
     name = "fractions"

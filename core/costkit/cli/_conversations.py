@@ -29,7 +29,7 @@ def list_conversations(ctx: click.Context, user_id: str | None, limit: int, as_j
     store = get_client(ctx).conversations
     records = store.list(user_id=user_id, limit=limit)
     counts = store.counts([record.id for record in records])
-    values = []
+    values: list[dict[str, Any]] = []
     for record in records:
         messages, total = counts.get(record.id, (0, None))
         values.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
@@ -69,6 +70,7 @@ def _row_values(row: ReportRow) -> dict[str, Any]:
 @click.pass_context
 def report(
     ctx: click.Context,
+    /,
     group_by: str,
     since: datetime | None,
     until: datetime | None,
@@ -95,9 +97,11 @@ def report(
         )
         return
     if output_format == "csv":
-        writer = csv.DictWriter(click.get_text_stream("stdout"), fieldnames=REPORT_COLUMNS, lineterminator="\n")
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=REPORT_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(_row_values(row) for row in rows)
+        click.echo(buffer.getvalue(), nl=False)
         return
     if not rows:
         click.echo("No requests in the ledger for this selection.")

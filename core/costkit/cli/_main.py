@@ -21,7 +21,7 @@ def _version() -> str:
     return __version__
 
 
-@click.group(cls=CostkitGroup, context_settings=CONTEXT_SETTINGS)
+@click.group(name="costkit", cls=CostkitGroup, context_settings=CONTEXT_SETTINGS)
 @click.option(
     "--database-url",
     metavar="URL",

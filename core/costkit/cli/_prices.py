@@ -224,7 +224,7 @@ def set_price(
     from costkit._price import ModelPrice
 
     assert provider is not None and model is not None
-    rates = {
+    rates: dict[str, Any] = {
         "input": input_rate,
         "output": output_rate,
         "cached_input": cached_input,
@@ -317,7 +317,7 @@ def _read_price_data(path: Path) -> Any:
         if sys.version_info >= (3, 11):
             import tomllib
         else:  # pragma: no cover - exercised on Python 3.10 only
-            import tomli as tomllib
+            import tomli as tomllib  # type: ignore[import-not-found, no-redef]
         try:
             table = tomllib.loads(text.decode("utf-8"), parse_float=Decimal)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
