@@ -4,7 +4,8 @@ Every exception costkit raises on purpose derives from :class:`CostkitError`::
 
     CostkitError
     ├── ConfigurationError        a bad setting, option or argument (a developer mistake)
-    │   └── MiddlewareError       an unknown middleware name, or a middleware calling the client
+    │   ├── MiddlewareError       an unknown middleware name, or a middleware calling the client
+    │   └── MissingExtraError     an optional dependency is not installed (also an ImportError)
     ├── UsageError                token counts that are negative, not integers or inconsistent
     ├── PricingError              a price that is invalid, or a cost that cannot be computed
     │   └── PriceNotFoundError    no pricing source has a price for the model
@@ -38,6 +39,7 @@ __all__ = [
     "CostkitError",
     "InvalidRequestError",
     "MiddlewareError",
+    "MissingExtraError",
     "ModelNotFoundError",
     "PluginError",
     "PriceNotFoundError",
@@ -63,6 +65,10 @@ class ConfigurationError(CostkitError):
 
 class MiddlewareError(ConfigurationError):
     """A middleware name is unknown, or a middleware misbehaved (for example, called the client)."""
+
+
+class MissingExtraError(ConfigurationError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
 
 
 class UsageError(CostkitError, ValueError):

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 import peewee
 
 from costkit.db.schema import MIGRATIONS, SCHEMA_VERSION, bind_models
-from costkit.errors import ConfigurationError, StorageError
+from costkit.errors import ConfigurationError, MissingExtraError, StorageError
 
 if TYPE_CHECKING:
     from types import SimpleNamespace
@@ -213,7 +213,7 @@ def _connect(url: str) -> Database:
             import psycopg2  # noqa: F401  (peewee needs it at connect time; fail early with the fix)
         except ImportError as exc:
             message = "PostgreSQL needs the psycopg2 driver: pip install 'costkit[postgresql]'"
-            raise ImportError(message) from exc
+            raise MissingExtraError(message) from exc
         database = peewee.PostgresqlDatabase(
             unquote(parts.path.lstrip("/")) or "postgres",
             user=unquote(parts.username) if parts.username else None,
