@@ -23,12 +23,10 @@ from typing import Any, Final
 
 import httpx
 from rich.console import Console
-from rich.live import Live
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
-from rich.text import Text
 
 import costkit
 from demo.providers import REAL_MAX_OUTPUT_TOKENS, plan_real_calls, run_real_call
@@ -226,12 +224,12 @@ def _stream(console: Console, client: costkit.Client, tally: Tally) -> None:
         max_output_tokens=MAX_OUTPUT_TOKENS,
         options=_local_options(MAX_OUTPUT_TOKENS),
     )
-    # Live redraws the text as chunks arrive; log lines are printed above it, not inside it.
-    received = Text()
-    with Live(Panel(received, title="chunks as they arrive"), console=console, refresh_per_second=10) as live:
+    chunks = []
+    with console.status("Streaming...") as status:
         for chunk in stream:
-            received.append(chunk.text)
-            live.refresh()
+            chunks.append(chunk.text)
+            status.update(f"Streaming: {len(chunks)} chunks so far, the last one {escape(repr(chunk.text))}")
+    console.print(Panel(escape("".join(chunks)), title=f"streamed text, {len(chunks)} chunks"))
     response = stream.response
     if response is None:
         message = "the stream ended without a response"
