@@ -13,6 +13,7 @@ import fcntl
 import json
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +45,7 @@ __all__ = [
     "LedgerRecord",
     "ReportRow",
     "RepriceResult",
+    "drop_broken_connection",
     "to_micros",
 ]
 
@@ -64,6 +66,16 @@ GROUPS: Final = (
 
 _GROUP_ALIASES: Final = {"organisation": "organization", "user_id": "user", "project_id": "project"}
 _MICROS_PER_DAY: Final = 86_400_000_000
+_INSERT_BATCH: Final = 1000
+"""Rows per multi-row INSERT."""
+_SQLITE_MAX_PARAMETERS: Final = 32_766
+"""The default SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32."""
+_OLD_SQLITE_MAX_PARAMETERS: Final = 999
+"""The default SQLITE_MAX_VARIABLE_NUMBER before SQLite 3.32."""
+_POSTGRESQL_MAX_PARAMETERS: Final = 65_535
+"""The maximum number of bind parameters in one PostgreSQL statement."""
+_DELETE_BATCH: Final = 500
+_MISSING: Final = object()
 
 
 def to_micros(moment: datetime | date) -> int:
@@ -280,6 +292,7 @@ class Ledger:
         try:
             self._insert([row])
         except StorageError as exc:
+            drop_broken_connection(self.database)
             self.journal.append(row)
             logger.warning(
                 "Could not write request %s to the ledger (%s); kept it in the journal %s for replay",
@@ -289,19 +302,48 @@ class Ledger:
             )
             return False
         if self.journal.pending():
-            self.replay()
+            # The row itself is stored. A journal that still cannot be replayed must not fail the
+            # caller's request, so it waits for the next write or `costkit ledger replay`.
+            try:
+                self.replay()
+            except StorageError as exc:
+                logger.warning("Could not replay the ledger journal %s: %s", self.journal.path, exc)
         return True
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
+        """Insert rows (skipping request ids already stored) and delete their reservations, in one transaction.
+
+        The SQL is written here because peewee's query builder takes longer to build a
+        multi-row INSERT than the database takes to run it, and journal replays and imports
+        can carry many rows.
+        """
         models = self.database.models
+        engine = self.database.peewee
+        table = models.CostRecord
         now = time.time_ns() // 1000
+        fields = [field for field in table._meta.sorted_fields if field is not table._meta.primary_key]
+        plan = [(field.name, field.default, field.db_value) for field in fields]
+        parameters = [_parameters(plan, {**row, "recorded_at": now}) for row in rows]
+        open_quote, close_quote = engine.quote
+        columns = ", ".join(f"{open_quote}{field.column_name}{close_quote}" for field in fields)
+        placeholders = "(" + ", ".join([engine.param] * len(fields)) + ")"
+        size = _batch_size(self.database.kind, len(fields))
         self.database.ensure_schema()
         with self.database.errors("write cost records"), self.database.write_transaction():
-            for row in rows:
-                values = {**row, "recorded_at": now, "cost": Decimal(row["cost"])}
-                models.CostRecord.insert(**values).on_conflict_ignore().execute()
+            for start in range(0, len(parameters), size):
+                batch = parameters[start : start + size]
+                # ON CONFLICT on the request id only: SQLite's INSERT OR IGNORE would also drop
+                # rows that break a NOT NULL constraint, without an error.
+                sql = (
+                    f"INSERT INTO {open_quote}{table._meta.table_name}{close_quote} ({columns}) "
+                    f"VALUES {', '.join([placeholders] * len(batch))} "
+                    f"ON CONFLICT ({open_quote}request_id{close_quote}) DO NOTHING"
+                )
+                engine.execute_sql(sql, [value for row in batch for value in row])
             request_ids = [row["request_id"] for row in rows]
-            models.Reservation.delete().where(models.Reservation.request_id.in_(request_ids)).execute()
+            for start in range(0, len(request_ids), _DELETE_BATCH):
+                chunk = request_ids[start : start + _DELETE_BATCH]
+                models.Reservation.delete().where(models.Reservation.request_id.in_(chunk)).execute()
 
     def replay(self) -> int:
         """Write the journal's rows to the database (each at most once); return how many were replayed.
@@ -484,13 +526,18 @@ class Ledger:
             for row in table.select().where(condition).order_by(table.id).iterator():
                 examined += 1
                 previous_total += row.cost
+                at = from_micros(row.created_at)
+                model = self._priced_model(row, at)
+                if model is None:
+                    # With the "warn" policy the chain would price it at 0; keep the old cost instead.
+                    logger.warning(
+                        "Kept the cost of %s: no price for %s/%s on %s", row.request_id, row.provider, row.model, at
+                    )
+                    new_total += row.cost
+                    continue
                 try:
                     cost = self.chain.calculate(
-                        row.provider,
-                        row.model,
-                        _usage_of(row),
-                        at=from_micros(row.created_at),
-                        service_tier=row.service_tier,
+                        row.provider, model, _usage_of(row), at=at, service_tier=row.service_tier
                     )
                 except CostkitError as exc:
                     logger.warning("Kept the cost of %s: %s", row.request_id, exc)
@@ -512,6 +559,56 @@ class Ledger:
                     progress(examined, count)
         return RepriceResult(examined=examined, changed=changed, previous_total=previous_total, new_total=new_total)
 
+    def _priced_model(self, row: Any, at: datetime) -> str | None:
+        """Return the model name to price a row with: the model named in the response, else the requested one."""
+        assert self.chain is not None
+        for name in (row.model, row.requested_model):
+            if self.chain.resolve(row.provider, name, at=at) is not None:
+                return str(name)
+        return None
+
+
+def _parameters(columns: list[tuple[str, Any, Callable[[Any], Any]]], row: dict[str, Any]) -> list[Any]:
+    """Return a row's database values for ``columns`` (name, default, converter), with defaults for missing ones.
+
+    Keys that are not columns are ignored, such as those of a journal row written by a newer
+    costkit. A missing column without a default becomes NULL, which its NOT NULL constraint rejects.
+    """
+    values = []
+    for name, default, to_database in columns:
+        value = row.get(name, _MISSING)
+        if value is _MISSING:
+            value = default() if callable(default) else default
+        if name == "cost" and value is not None:
+            value = Decimal(value)
+        values.append(to_database(value))
+    return values
+
+
+def _batch_size(kind: str, columns: int) -> int:
+    """Return how many rows one INSERT may carry within the database's bind-parameter limit."""
+    if kind == "sqlite":
+        limit = _SQLITE_MAX_PARAMETERS if sqlite3.sqlite_version_info >= (3, 32, 0) else _OLD_SQLITE_MAX_PARAMETERS
+    else:
+        limit = _POSTGRESQL_MAX_PARAMETERS
+    return max(1, min(_INSERT_BATCH, limit // columns))
+
+
+def drop_broken_connection(database: Database) -> None:
+    """Close this thread's connection when the server dropped it, so the next query reconnects.
+
+    peewee keeps a connection open until it is closed explicitly; a PostgreSQL connection cut
+    by a server restart would otherwise fail every later query.
+    """
+    engine = database.peewee
+    if engine.is_closed() or engine.in_transaction():
+        return
+    # psycopg2 sets `closed` to a non-zero value once the connection is lost; sqlite3 has no
+    # such attribute and its connections do not break this way.
+    if getattr(engine.connection(), "closed", 0):
+        logger.info("Reconnecting to the ledger database %r after a lost connection", database)
+        engine.close()
+
 
 def _default_journal(database: Database) -> Path:
     path = database.path
@@ -523,13 +620,13 @@ def _default_journal(database: Database) -> Path:
 
 
 def _group_expression(table: Any, group: str) -> Any:
-    if group == "day":
-        return table.created_at // _MICROS_PER_DAY
+    # SQL "/" on two integers truncates on SQLite and PostgreSQL alike, which is the floor for
+    # the non-negative timestamps of requests made after 1970.
+    if group in ("day", "month"):
+        return table.created_at / _MICROS_PER_DAY
     if group == "week":
         # 1970-01-01 was a Thursday: shift by three days so weeks start on Monday.
-        return (table.created_at + 3 * _MICROS_PER_DAY) // (7 * _MICROS_PER_DAY)
-    if group == "month":
-        return table.created_at // _MICROS_PER_DAY
+        return (table.created_at + 3 * _MICROS_PER_DAY) / (7 * _MICROS_PER_DAY)
     column = {"user": "user_id", "project": "project_id", "organization": "organization_id"}.get(group, group)
     if group == "conversation":
         column = "conversation_id"
