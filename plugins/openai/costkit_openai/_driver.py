@@ -91,6 +91,8 @@ class OpenAIDriver(HTTPDriver):
             raise ConfigurationError(message)
 
         super().__init__(api_key=api_key, base_url=base_url, **options)
+        self.compatible_server = not is_openai
+        "True for an OpenAI-compatible server other than api.openai.com."
 
     # --- Requests ---------------------------------------------------------------------------
 
@@ -134,6 +136,11 @@ class OpenAIDriver(HTTPDriver):
             body["messages"] = messages
             if request.max_output_tokens is not None:
                 body["max_completion_tokens"] = request.max_output_tokens
+                if self.compatible_server:
+                    # Some compatible servers (llama-cpp-python 0.3) honour only the older
+                    # max_tokens field; without it the output limit and the budget's bound
+                    # would not hold there.
+                    body.setdefault("max_tokens", request.max_output_tokens)
         else:
             body["input"] = messages
             if request.max_output_tokens is not None:

@@ -123,6 +123,16 @@ class TestChatSend:
         assert body["seed"] == 7
         assert "stream" not in body
 
+    def test_compatible_server_gets_max_tokens(self, recorded_payloads: Path) -> None:
+        """A compatible server also gets max_tokens, which some honour instead of max_completion_tokens."""
+        seen: list[httpx.Request] = []
+        transport = replay_transport(lambda request: "openai-chat-completions-plain-02.json", requests=seen)
+        driver = OpenAIDriver(base_url="http://127.0.0.1:8080/v1", transport=transport, max_retries=0)
+        driver.send(make_request(max_output_tokens=50))
+        body = sent_body(seen[0])
+        assert body["max_completion_tokens"] == 50
+        assert body["max_tokens"] == 50
+
     def test_options_cannot_replace_model(self, recorded_payloads: Path) -> None:
         """The request's model and messages win over options of the same name."""
         seen: list[httpx.Request] = []
