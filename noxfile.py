@@ -40,7 +40,7 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Check style and common mistakes with ruff."""
     session.install(*nox.project.dependency_groups(PROJECT, "lint"))
-    session.run("ruff", "check", "core", "plugins", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "core", "plugins", "tests", "benchmarks", "demo", "noxfile.py")
 
 
 @nox.session
