@@ -152,7 +152,8 @@ def read_config_file(directory: Path | None = None) -> tuple[dict[str, Any], str
 def _load_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as file:
-            return tomllib.load(file)
+            table: dict[str, Any] = tomllib.load(file)
+            return table
     except tomllib.TOMLDecodeError as exc:
         message = f"the config file {str(path)!r} is not valid TOML: {exc}"
         raise ConfigurationError(message) from exc
@@ -174,7 +175,7 @@ def load_settings(**overrides: Any) -> Settings:
     budget_table = dict(table.get("budget", {}))
     _check_keys(budget_table, _BUDGET_KEYS, f"[budget] of {where}")
 
-    environment = {
+    environment: dict[str, Any] = {
         "database_url": os.environ.get("COSTKIT_DATABASE_URL") or None,
         "price_policy": os.environ.get("COSTKIT_PRICE_POLICY") or None,
     }

@@ -150,7 +150,7 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
             parsed = email.utils.parsedate_to_datetime(value) if name == "retry-after" else None
             if parsed is None:
                 continue
-            return max(0.0, parsed.timestamp() - time.time())
+            return max(0.0, float(parsed.timestamp() - time.time()))
         return seconds / 1000 if name == "retry-after-ms" else seconds
     return None
 
@@ -337,8 +337,9 @@ class HTTPDriver:
         if not error.retryable or attempt >= self.max_retries:
             return None
         if error.retry_after is not None:
-            return min(error.retry_after, MAX_RETRY_DELAY)
-        return min(0.5 * 2**attempt, MAX_RETRY_DELAY) * (0.5 + random.random() / 2)
+            return float(min(error.retry_after, MAX_RETRY_DELAY))
+        backoff: float = min(0.5 * 2**attempt, MAX_RETRY_DELAY)
+        return backoff * (0.5 + random.random() / 2)
 
     def _log_retry(self, call: HTTPCall, error: ProviderError, delay: float, attempt: int) -> None:
         logger.warning(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import threading
 import time
 from collections.abc import Sequence
@@ -149,7 +150,7 @@ class PriceStore:
             prices = [converter.structure(row.data, ModelPrice) for row in query]
         return sorted(prices, key=lambda p: (p.provider, p.model, p.effective_from or date.min))
 
-    def get(self, provider: str, model: str) -> list[ModelPrice]:
+    def get(self, provider: str, model: str) -> builtins.list[ModelPrice]:
         """Return the stored prices listed exactly under ``provider``/``model``, oldest first."""
         return [price for price in self.list(provider) if price.model == model]
 
