@@ -187,6 +187,8 @@ class PricingChain:
         self._change_counter = change_counter
         self._check_interval = check_interval
         self._cache: dict[tuple[str, str], tuple[tuple[PricingSource, tuple[ModelPrice, ...]], ...]] = {}
+        # Names whose first match has no effective range: that price applies at any time.
+        self._timeless: dict[tuple[str, str], ModelPrice] = {}
         self._version: int | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
@@ -199,6 +201,7 @@ class PricingChain:
             if refresh is not None:
                 refresh()
         self._cache = {}
+        self._timeless = {}
 
     def _check_changes(self) -> None:
         if self._change_counter is None:
@@ -244,9 +247,24 @@ class PricingChain:
 
     def resolve(self, provider: str, model: str, *, at: datetime | date | None = None) -> ModelPrice | None:
         """Return the price in force at ``at`` (default: now, UTC), or ``None`` when none is."""
-        when = _as_datetime(at)
+        self._check_changes()
+        key = (provider, model)
+        timeless = self._timeless.get(key)
+        if timeless is not None:
+            return timeless
+        when: datetime | None = None
+        first = True
         for _source, prices in self.candidates(provider, model):
             for price in prices:
+                # A price without an effective range is in force at any time, so the clock
+                # is read only for prices with a range.
+                if price.effective_from is None and price.effective_to is None:
+                    if first:
+                        self._timeless[key] = price
+                    return price
+                first = False
+                if when is None:
+                    when = _as_datetime(at)
                 if price.in_force(when):
                     return price
         return None
