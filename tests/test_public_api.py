@@ -58,3 +58,21 @@ def test_response_cost_without_client_or_ledger(tmp_path: Path) -> None:
     assert response.total_cost == expected.total
     assert response.cost.total > Decimal(0)
     assert not (tmp_path / "data-home").exists()
+
+
+def test_client_without_middleware_creates_no_file(tmp_path: Path) -> None:
+    """A client with middleware disabled prices responses without creating the default ledger."""
+    client = costkit.Client(
+        disable_middleware=True,
+        provider_options={
+            "openai": {
+                "api_key": "sk-test",
+                "transport": replay_transport(lambda request: "openai-chat-completions-cached-01.json"),
+            }
+        },
+    )
+    response = client.send("Hello", provider="openai", model="gpt-4o-mini")
+    assert response.total_cost > 0
+    assert not (tmp_path / "data-home").exists()
+    client.prices.list()
+    assert (tmp_path / "data-home").exists()

@@ -37,8 +37,8 @@ AsyncStream = AsyncPipelineStream
 class ClientContext:
     """The settings, plugins, database, pricing chain and ledger that a client's middleware use.
 
-    The database opens on first use: the first request, or the first use of ``prices``,
-    ``budgets``, ``ledger`` or ``conversations``.
+    The database opens on first use: a request through middleware that records or enforces,
+    or the first use of ``prices``, ``budgets``, ``ledger`` or ``conversations``.
     """
 
     def __init__(
@@ -52,6 +52,7 @@ class ClientContext:
         self.provider_options = {name: dict(options) for name, options in provider_options.items()}
         self._database: Database | None = None
         self._chain: PricingChain | None = None
+        self._chain_without_database = False
         self._ledger: Ledger | None = None
         self._drivers: dict[str, Driver] = {}
         self._lock = threading.RLock()
@@ -67,17 +68,32 @@ class ClientContext:
                     database = open_configured_database(self.settings, create=True)
                     assert database is not None
                     self._database = database
+                    if self._chain_without_database:
+                        # Rebuild the chain so that database prices take part from now on.
+                        self._chain = None
+                        self._chain_without_database = False
         return self._database
 
     @property
     def chain(self) -> PricingChain:
-        """The pricing chain: the database first, then the plugins' tables."""
+        """The pricing chain: the database first, then the plugins' tables.
+
+        Pricing alone never creates the default SQLite file: until the client needs the
+        database for something else, a missing default file leaves the database out.
+        """
         if self._chain is None:
             with self._lock:
                 if self._chain is None:
+                    database = self._database
+                    if database is None:
+                        from costkit.db import open_configured_database
+
+                        database = open_configured_database(self.settings, create=False)
+                        self._database = database
+                    self._chain_without_database = database is None
                     self._chain = build_chain(
                         self.plugins,
-                        self.database,
+                        database,
                         policy=self.settings.price_policy,
                         check_interval=self.settings.price_cache_seconds,
                     )
