@@ -51,6 +51,18 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks side by side with genai-prices and LiteLLM; write docs/benchmarks.md.
+
+    Extra arguments go to benchmarks/run.py, for example ``--only cost`` or ``--quick``.
+    """
+    install_project(session, "test")
+    session.install("genai-prices", "litellm", "pyinstrument")
+    with _log_elapsed(session, "Benchmarks", every=60.0):
+        session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
 def demo(session: nox.Session) -> None:
     """Run costkit end to end against a real model served by llama.cpp on loopback."""
     install_project(session)
