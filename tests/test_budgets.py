@@ -21,6 +21,7 @@ from costkit.budgets import window_bounds
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")
 TOKYO = ZoneInfo("Asia/Tokyo")
 BERLIN = ZoneInfo("Europe/Berlin")
+HAVANA = ZoneInfo("America/Havana")
 HOUR_US = 3_600_000_000
 DAY_US = 24 * HOUR_US
 PROMPT_TOKENS = 34
@@ -120,14 +121,19 @@ def test_race_processes_never_overspend(database_url: str) -> None:
     ]
     for worker in workers:
         worker.start()
-    outcomes = [results.get(timeout=60) for _ in workers]
-    for worker in workers:
-        worker.join(timeout=30)
+    try:
+        outcomes = [results.get(timeout=120) for _ in workers]
+    finally:
+        for worker in workers:
+            worker.join(timeout=30)
+            if worker.is_alive():
+                worker.terminate()
 
     # Each admission leaves room for the settled spend of the others plus its own estimate,
     # so exactly floor((limit - estimate) / cost) + 1 requests fit.
     expected_requests = int((limit - estimate) // cost) + 1
     spent = usage_of(client, "daily", scope_id="racer").spent
+    assert [outcome.get("error") for outcome in outcomes] == [None] * processes
     assert [worker.exitcode for worker in workers] == [0] * processes
     assert all(outcome["final"] is not None for outcome in outcomes)
     assert all(outcome["refused"] >= 1 for outcome in outcomes)
@@ -184,6 +190,24 @@ def test_window_bounds_daylight_saving_day() -> None:
     assert end is not None
     assert start is not None
     assert end - start == 23 * HOUR_US
+
+
+def test_window_bounds_missing_midnight() -> None:
+    """Havana skips 00:00-01:00 on 8 March 2026, so that day starts at the jump and lasts 23 hours."""
+    start, end = window_bounds("daily", "America/Havana", datetime(2026, 3, 8, 12, tzinfo=HAVANA))
+
+    assert start == micros(datetime(2026, 3, 8, 5, tzinfo=timezone.utc))
+    assert end == micros(datetime(2026, 3, 9, 4, tzinfo=timezone.utc))
+
+
+def test_window_bounds_repeated_midnight_hour() -> None:
+    """Havana repeats 00:00-01:00 on 1 November 2026, so that day starts at the first midnight and lasts 25 hours."""
+    first_pass = window_bounds("daily", "America/Havana", datetime(2026, 11, 1, 4, 30, tzinfo=timezone.utc))
+    second_pass = window_bounds("daily", "America/Havana", datetime(2026, 11, 1, 5, 30, tzinfo=timezone.utc))
+
+    assert first_pass == second_pass
+    assert first_pass[0] == micros(datetime(2026, 11, 1, 4, tzinfo=timezone.utc))
+    assert first_pass[1] - first_pass[0] == 25 * HOUR_US  # type: ignore[operator]
 
 
 def test_window_bounds_months_31_and_28_days() -> None:
@@ -462,14 +486,13 @@ def test_thresholds_fire_again_next_window(database_url: str) -> None:
 
     first = client.budgets.check_thresholds(budgets, at=yesterday)
     repeated = client.budgets.check_thresholds(budgets, at=yesterday)
-    send(client, max_output_tokens=3000, options={"reply_usage": {"input": 6000, "output": 0}})
+    today = send(client, max_output_tokens=3000, options={"reply_usage": {"input": 6000, "output": 0}})
+    midnight = today.request.created_at.replace(hour=0, minute=0, second=0, microsecond=0)
 
     assert [event.threshold for event in first] == [Decimal("0.5")]
     assert repeated == []
     assert [event.threshold for event in listener.reached] == [Decimal("0.5")]
-    assert listener.reached[0].window_start == datetime.now(timezone.utc).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    )
+    assert listener.reached[0].window_start == midnight
 
 
 def test_exceeded_event_fires(database_url: str) -> None:

@@ -392,7 +392,7 @@ class BudgetStore:
 
         The windows checked are those containing ``request.created_at``, because the request's
         ledger row counts there. A request of ``amount`` 0 (a free model, or an unpriced one
-        allowed by policy) cannot overspend and is never refused.
+        allowed by policy) cannot overspend and is never rejected.
 
         Returns:
             The budgets that applied (empty when none exist).
@@ -417,6 +417,8 @@ class BudgetStore:
             if amount > 0:
                 for budget in budgets:
                     self._check_fits(budget, amount, when, now)
+                # NOTE: a request still running after ttl_seconds loses its reservation, so
+                # requests admitted after that may overspend by up to its estimate.
                 keys = sorted({(budget.scope, budget.scope_id or "") for budget in budgets})
                 for scope, key in keys:
                     models.Reservation.insert(
@@ -547,6 +549,8 @@ class BudgetEnforcementMiddleware(Middleware):
             if policy == "allow":
                 return _ZERO
             if policy == "estimate" and self.settings.fallback_rate is not None:
+                # NOTE: the ledger records an unpriced response at 0, so only this reservation
+                # limits such a request, and the window's settled spend does not grow.
                 return (self.settings.fallback_rate * (input_tokens + output_tokens)).scaleb(-6)
             message = (
                 f"no price for {request.provider}/{request.model}, so its worst-case cost cannot be reserved "
