@@ -80,7 +80,10 @@ class BudgetSettings:
     unknown_price_policy: str = attrs.field(
         default="block", validator=_one_of("budget.unknown_price_policy", UNKNOWN_PRICE_POLICIES)
     )
-    "For a model with no price: ``block`` the request, ``estimate`` at ``fallback_rate``, or ``allow``."
+    """For a model with no price: ``block`` the request, ``estimate`` at ``fallback_rate``, or ``allow``.
+
+    Only takes effect with ``price_policy = "warn"``: under the default ``"raise"``,
+    ``cost-tracking`` rejects an unpriced model before the budget is consulted."""
     fallback_rate: Decimal | None = attrs.field(default=None, converter=_to_optional_decimal)
     "USD per million tokens (input and output) used by ``unknown_price_policy = 'estimate'``."
     reservation_ttl_seconds: int = attrs.field(default=900, validator=_positive_int("budget.reservation_ttl_seconds"))

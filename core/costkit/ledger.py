@@ -595,19 +595,8 @@ def _batch_size(kind: str, columns: int) -> int:
 
 
 def drop_broken_connection(database: Database) -> None:
-    """Close this thread's connection when the server dropped it, so the next query reconnects.
-
-    peewee keeps a connection open until it is closed explicitly; a PostgreSQL connection cut
-    by a server restart would otherwise fail every later query.
-    """
-    engine = database.peewee
-    if engine.is_closed() or engine.in_transaction():
-        return
-    # psycopg2 sets `closed` to a non-zero value once the connection is lost; sqlite3 has no
-    # such attribute and its connections do not break this way.
-    if getattr(engine.connection(), "closed", 0):
-        logger.info("Reconnecting to the ledger database %r after a lost connection", database)
-        engine.close()
+    """Close this thread's connection when the server dropped it (see ``Database.drop_broken_connection``)."""
+    database.drop_broken_connection()
 
 
 def _default_journal(database: Database) -> Path:

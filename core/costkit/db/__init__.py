@@ -101,9 +101,33 @@ class Database:
             return None
         return Path(self.peewee.database)
 
-    def errors(self, action: str) -> contextlib.AbstractContextManager[None]:
-        """Return a context that translates database errors into StorageError naming ``action``."""
-        return translate_errors(action, self.url)
+    @contextlib.contextmanager
+    def errors(self, action: str) -> Iterator[None]:
+        """Translate database errors inside the block into StorageError naming ``action``.
+
+        After a failure, a connection the server dropped is closed, so the next query
+        reconnects instead of failing on the dead connection.
+        """
+        try:
+            with translate_errors(action, self.url):
+                yield
+        except StorageError:
+            self.drop_broken_connection()
+            raise
+
+    def drop_broken_connection(self) -> None:
+        """Close this thread's connection when the server dropped it, so the next query reconnects."""
+        engine = self.peewee
+        try:
+            if engine.is_closed() or engine.in_transaction():
+                return
+            # psycopg2 sets `closed` to a non-zero value once the connection is lost; sqlite3
+            # connections have no such attribute and do not break this way.
+            if getattr(engine.connection(), "closed", 0):
+                logger.info("Reconnecting to the ledger database %r after a lost connection", self)
+                engine.close()
+        except peewee.PeeweeException:
+            logger.debug("Could not check the ledger connection", exc_info=True)
 
     def ensure_schema(self) -> None:
         """Apply the pending migrations, once per process; safe when several processes race."""
