@@ -11,7 +11,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(fixtures_dir() is None, reason="recorded provide
 class Trace:
     """Records which middleware hook ran, in order."""
 
-    events: list[str] = []
+    events: ClassVar[list[str]] = []
 
 
 class TraceMiddleware(Middleware):

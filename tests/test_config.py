@@ -60,7 +60,7 @@ def test_costkit_config_variable_wins(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_missing_costkit_config_file(monkeypatch: pytest.MonkeyPatch) -> None:
     """A COSTKIT_CONFIG that names no file is an error naming the path."""
     monkeypatch.setenv("COSTKIT_CONFIG", "/nonexistent/costkit.toml")
-    with pytest.raises(ConfigurationError, match="/nonexistent/costkit.toml"):
+    with pytest.raises(ConfigurationError, match=r"/nonexistent/costkit.toml"):
         load_settings()
 
 
@@ -83,7 +83,7 @@ def test_arguments_win_over_environment(monkeypatch: pytest.MonkeyPatch) -> None
 def test_unknown_setting_lists_known(tmp_path: Path) -> None:
     """An unknown key in the file is an error that names it and lists the known ones."""
     (tmp_path / "costkit.toml").write_text('databse_url = "x"\n')
-    with pytest.raises(ConfigurationError, match="'databse_url'.*known: budget, database_url"):
+    with pytest.raises(ConfigurationError, match=r"'databse_url'.*known: budget, database_url"):
         load_settings()
 
 

@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -26,8 +26,8 @@ MODEL = "gpt-4o-mini"
 
 
 class Recorder:
-    hooks: list[str] = []
-    events: list[Any] = []
+    hooks: ClassVar[list[str]] = []
+    events: ClassVar[list[Any]] = []
 
 
 class RecursiveMiddleware(Middleware):
@@ -103,12 +103,12 @@ class TestGuards:
         """A middleware that calls the client gets MiddlewareError naming it, not endless recursion."""
         client = client_for(manager, ledger_database, middleware=["recursive"])
         RecursiveMiddleware.client = client
-        with pytest.raises(MiddlewareError, match="'recursive' called Client.send"):
+        with pytest.raises(MiddlewareError, match=r"'recursive' called Client.send"):
             client.send("Hello", provider="openai", model=MODEL)
 
     def test_unknown_middleware_lists_known(self, manager: PluginManager, ledger_database: str) -> None:
         """An unknown middleware name is an error listing the known ones."""
-        with pytest.raises(MiddlewareError, match="unknown middleware 'audti'; known: .*cost-tracking"):
+        with pytest.raises(MiddlewareError, match=r"unknown middleware 'audti'; known: .*cost-tracking"):
             client_for(manager, ledger_database, middleware=["audti"])
 
     def test_unknown_per_request_middleware(self, manager: PluginManager, ledger_database: str) -> None:

@@ -195,7 +195,7 @@ class TestEffectiveRange:
 class TestPriceValidation:
     def test_rejects_negative_rate(self) -> None:
         """A negative rate is invalid."""
-        with pytest.raises(PricingError, match="ModelPrice.input"):
+        with pytest.raises(PricingError, match=r"ModelPrice.input"):
             ModelPrice(provider="p", model="m", input="-1")
 
     def test_rejects_float_rate(self) -> None:
@@ -205,7 +205,7 @@ class TestPriceValidation:
 
     def test_rejects_per_token_rate(self) -> None:
         """A rate typed per token is caught by its magnitude, with the per-million figure."""
-        with pytest.raises(PricingError, match="per-token rate; .* write 2.5"):
+        with pytest.raises(PricingError, match=r"per-token rate; .* write 2.5"):
             ModelPrice(provider="p", model="m", input="0.0000025")
 
     def test_rejects_too_many_places(self) -> None:

@@ -19,8 +19,11 @@ configured default) at the output rate.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import json
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
@@ -29,7 +32,6 @@ from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
-from peewee import fn
 
 from costkit._estimate import upper_bound_prompt_tokens
 from costkit._models import BudgetExceeded, BudgetThresholdReached
@@ -203,6 +205,138 @@ def _info(row: Any) -> BudgetInfo:
     )
 
 
+def _info_from_values(values: Sequence[Any]) -> BudgetInfo:
+    """Build a BudgetInfo from a row of :meth:`_Statements.select_budgets`."""
+    budget_id, scope, scope_id, window, limit_units, currency, zone, thresholds = values
+    return BudgetInfo(
+        id=budget_id,
+        scope=scope,
+        scope_id=scope_id or None,
+        window=window,
+        limit=money_from_units(limit_units),
+        timezone=zone,
+        thresholds=tuple(Decimal(value) for value in json.loads(thresholds)),
+        currency=currency,
+    )
+
+
+class _Statements:
+    """The SQL text of the queries that run on every request with a budget, built once per dialect.
+
+    Building them with peewee's query builder took longer than running them on SQLite (about
+    0.3 ms against 0.1 ms each), and every request runs at least four.
+    """
+
+    def __init__(self, database: Any) -> None:
+        open_quote, close_quote = database.peewee.quote
+        self._open_quote = open_quote
+        self._close_quote = close_quote
+        self._param = database.peewee.param
+        models = database.models
+        self._budgets = self._name(models.Budget._meta.table_name)
+        self._records = self._name(models.CostRecord._meta.table_name)
+        self._reservations = self._name(models.Reservation._meta.table_name)
+        self._cache: dict[tuple[Any, ...], str] = {}
+
+    def _name(self, name: str) -> str:
+        return f"{self._open_quote}{name}{self._close_quote}"
+
+    def _scopes(self, count: int) -> str:
+        """Match any of ``count`` (scope, scope_id) pairs."""
+        pair = f"({self._name('scope')} = {self._param} AND {self._name('scope_id')} = {self._param})"
+        return "(" + " OR ".join([pair] * count) + ")"
+
+    def has_budgets(self, scopes: int) -> str:
+        """Select one row when a budget exists for any of ``scopes`` pairs."""
+        key = ("has_budgets", scopes)
+        sql = self._cache.get(key)
+        if sql is None:
+            sql = f"SELECT 1 FROM {self._budgets} WHERE {self._scopes(scopes)} LIMIT 1"
+            self._cache[key] = sql
+        return sql
+
+    def select_budgets(self, scopes: int, *, for_update: bool) -> str:
+        """Select the budgets of ``scopes`` pairs, in id order, as :func:`_info_from_values` reads them."""
+        key = ("select_budgets", scopes, for_update)
+        sql = self._cache.get(key)
+        if sql is None:
+            columns = ", ".join(
+                self._name(name)
+                for name in ("id", "scope", "scope_id", "window", "limit", "currency", "timezone", "thresholds")
+            )
+            sql = f"SELECT {columns} FROM {self._budgets} WHERE {self._scopes(scopes)} ORDER BY {self._name('id')}"
+            if for_update:
+                sql += " FOR UPDATE"
+            self._cache[key] = sql
+        return sql
+
+    def sums(self, scope: str, *, bounded_start: bool, bounded_end: bool) -> str:
+        """Select the settled spend and the open reservations of one scope in one statement.
+
+        Parameters: the scope id (unless ``global``), the window start and end (where bounded),
+        then the scope, the scope id and the current time for the reservations.
+        """
+        key = ("sums", scope, bounded_start, bounded_end)
+        sql = self._cache.get(key)
+        if sql is None:
+            conditions = []
+            if scope != "global":
+                conditions.append(f"{self._name(_SCOPE_COLUMNS[scope])} = {self._param}")
+            if bounded_start:
+                conditions.append(f"{self._name('created_at')} >= {self._param}")
+            if bounded_end:
+                conditions.append(f"{self._name('created_at')} < {self._param}")
+            where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+            spent = f"SELECT COALESCE(SUM({self._name('cost')}), 0) FROM {self._records}{where}"
+            held = (
+                f"SELECT COALESCE(SUM({self._name('amount')}), 0) FROM {self._reservations} "
+                f"WHERE {self._name('scope')} = {self._param} AND {self._name('scope_id')} = {self._param} "
+                f"AND {self._name('expires_at')} > {self._param}"
+            )
+            sql = f"SELECT ({spent}), ({held})"
+            self._cache[key] = sql
+        return sql
+
+    def insert_reservation(self) -> str:
+        """Insert one reservation: request id, scope, scope id, amount units, created and expiry times."""
+        key = ("insert_reservation",)
+        sql = self._cache.get(key)
+        if sql is None:
+            columns = ", ".join(
+                self._name(name) for name in ("request_id", "scope", "scope_id", "amount", "created_at", "expires_at")
+            )
+            sql = f"INSERT INTO {self._reservations} ({columns}) VALUES ({', '.join([self._param] * 6)})"
+            self._cache[key] = sql
+        return sql
+
+    def delete_expired(self, scopes: int) -> str:
+        """Delete the expired reservations of ``scopes`` pairs; the last parameter is the current time."""
+        key = ("delete_expired", scopes)
+        sql = self._cache.get(key)
+        if sql is None:
+            sql = (
+                f"DELETE FROM {self._reservations} WHERE {self._scopes(scopes)} "
+                f"AND {self._name('expires_at')} <= {self._param}"
+            )
+            self._cache[key] = sql
+        return sql
+
+
+_statements: dict[str, _Statements] = {}
+_statements_lock = threading.Lock()
+
+
+def _statements_for(database: Any) -> _Statements:
+    """Return the statements of the database's dialect; table names are the same in every database."""
+    statements = _statements.get(database.kind)
+    if statements is None:
+        with _statements_lock:
+            statements = _statements.get(database.kind)
+            if statements is None:
+                statements = _statements[database.kind] = _Statements(database)
+    return statements
+
+
 class BudgetStore:
     """Set, read and enforce budgets; ``client.budgets`` is one of these."""
 
@@ -226,7 +360,7 @@ class BudgetStore:
         total: Decimal | int | str | None = None,
         timezone: str = "UTC",
         thresholds: Sequence[Decimal | str] | None = None,
-    ) -> list[BudgetInfo]:
+    ) -> builtins.list[BudgetInfo]:
         """Create or replace the budget windows given for a scope; other windows stay as they are.
 
         Args:
@@ -285,7 +419,7 @@ class BudgetStore:
                 ).execute()
         return self.get(scope, scope_id)
 
-    def get(self, scope: str, scope_id: str | None = None) -> list[BudgetInfo]:
+    def get(self, scope: str, scope_id: str | None = None) -> builtins.list[BudgetInfo]:
         """Return the budgets of a scope, one per window."""
         scope, key = _normalise_scope(scope, scope_id)
         table = self.database.models.Budget
@@ -293,7 +427,7 @@ class BudgetStore:
             rows = table.select().where((table.scope == scope) & (table.scope_id == key)).order_by(table.id)
             return [_info(row) for row in rows]
 
-    def list(self) -> list[BudgetInfo]:
+    def list(self) -> builtins.list[BudgetInfo]:
         """Return every budget."""
         table = self.database.models.Budget
         self.database.ensure_schema()
@@ -311,7 +445,9 @@ class BudgetStore:
             deleted: int = table.delete().where(condition).execute()
         return deleted
 
-    def usage(self, scope: str, scope_id: str | None = None, *, at: datetime | None = None) -> list[BudgetUsage]:
+    def usage(
+        self, scope: str, scope_id: str | None = None, *, at: datetime | None = None
+    ) -> builtins.list[BudgetUsage]:
         """Return each budget of a scope with its spend and reservations in the window containing ``at``.
 
         ``at`` defaults to now; a naive datetime is UTC. Reservations count when they are open at ``at``.
@@ -340,7 +476,7 @@ class BudgetStore:
     # --- Enforcement -----------------------------------------------------------------------
 
     @staticmethod
-    def applicable_scopes(request: Request) -> list[tuple[str, str]]:
+    def applicable_scopes(request: Request) -> builtins.list[tuple[str, str]]:
         """Return the (scope, scope id) pairs whose budgets apply to ``request``."""
         scopes = [("global", "")]
         if request.user_id:
@@ -351,43 +487,29 @@ class BudgetStore:
             scopes.append(("organization", request.organization_id))
         return scopes
 
-    def _scope_condition(self, table: Any, scopes: Sequence[tuple[str, str]]) -> Any:
-        condition = None
-        for scope, key in scopes:
-            part = (table.scope == scope) & (table.scope_id == key)
-            condition = part if condition is None else condition | part
-        return condition
-
     def has_budgets(self, scopes: Sequence[tuple[str, str]]) -> bool:
         """Tell whether any budget exists for the scopes."""
-        table = self.database.models.Budget
-        with self.database.errors("read budgets"):
-            return table.select(table.id).where(self._scope_condition(table, scopes)).limit(1).exists()
+        database = self.database
+        sql = _statements_for(database).has_budgets(len(scopes))
+        parameters = [value for pair in scopes for value in pair]
+        with database.errors("read budgets"):
+            return database.peewee.execute_sql(sql, parameters).fetchone() is not None
 
     def _sums(self, scope: str, key: str, start: int | None, end: int | None, now: int) -> tuple[Decimal, Decimal]:
-        records = self.database.models.CostRecord
-        reservations = self.database.models.Reservation
-        spent = records.select(fn.COALESCE(fn.SUM(records.cost), 0))
-        condition = True
-        if scope != "global":
-            condition = getattr(records, _SCOPE_COLUMNS[scope]) == key
+        database = self.database
+        sql = _statements_for(database).sums(scope, bounded_start=start is not None, bounded_end=end is not None)
+        parameters: builtins.list[Any] = [] if scope == "global" else [key]
         if start is not None:
-            condition = (records.created_at >= start) & condition
+            parameters.append(start)
         if end is not None:
-            condition = (records.created_at < end) & condition
-        spent = spent.where(condition)
-        held = reservations.select(fn.COALESCE(fn.SUM(reservations.amount), 0)).where(
-            (reservations.scope == scope) & (reservations.scope_id == key) & (reservations.expires_at > now)
-        )
+            parameters.append(end)
+        parameters += [scope, key, now]
         # One statement, so both sums come from one snapshot even under READ COMMITTED: a
         # settlement committing between two statements could otherwise be missed by both.
-        spent_sql, spent_params = spent.sql()
-        held_sql, held_params = held.sql()
-        cursor = self.database.peewee.execute_sql(f"SELECT ({spent_sql}), ({held_sql})", [*spent_params, *held_params])
-        spent_units, held_units = cursor.fetchone()
+        spent_units, held_units = database.peewee.execute_sql(sql, parameters).fetchone()
         return money_from_units(spent_units), money_from_units(held_units)
 
-    def reserve(self, request: Request, amount: Decimal, *, ttl_seconds: int) -> list[BudgetInfo]:
+    def reserve(self, request: Request, amount: Decimal, *, ttl_seconds: int) -> builtins.list[BudgetInfo]:
         """Reserve ``amount`` for ``request`` against every applicable budget, or raise.
 
         The windows checked are those containing ``request.created_at``, because the request's
@@ -402,16 +524,14 @@ class BudgetStore:
         """
         scopes = self.applicable_scopes(request)
         database = self.database
-        models = database.models
         when = _aware(request.created_at)
         now = _now_us()
+        statements = _statements_for(database)
+        engine = database.peewee
+        select = statements.select_budgets(len(scopes), for_update=database.kind == "postgresql")
         with database.errors("reserve budget"), database.write_transaction():
-            query = (
-                models.Budget.select().where(self._scope_condition(models.Budget, scopes)).order_by(models.Budget.id)
-            )
-            if database.kind == "postgresql":
-                query = query.for_update()
-            budgets = [_info(row) for row in query]
+            rows = engine.execute_sql(select, [value for pair in scopes for value in pair]).fetchall()
+            budgets = [_info_from_values(row) for row in rows]
             if not budgets:
                 return []
             if amount > 0:
@@ -420,19 +540,15 @@ class BudgetStore:
                 # NOTE: a request still running after ttl_seconds loses its reservation, so
                 # requests admitted after that may overspend by up to its estimate.
                 keys = sorted({(budget.scope, budget.scope_id or "") for budget in budgets})
+                insert = statements.insert_reservation()
+                units = money_to_units(amount)
+                expires_at = now + ttl_seconds * 1_000_000
                 for scope, key in keys:
-                    models.Reservation.insert(
-                        request_id=request.request_id,
-                        scope=scope,
-                        scope_id=key,
-                        amount=amount,
-                        created_at=now,
-                        expires_at=now + ttl_seconds * 1_000_000,
-                    ).execute()
+                    engine.execute_sql(insert, [request.request_id, scope, key, units, now, expires_at])
                 # Holds of dead holders no longer count; remove them while the lock is held.
-                models.Reservation.delete().where(
-                    self._scope_condition(models.Reservation, keys) & (models.Reservation.expires_at <= now)
-                ).execute()
+                engine.execute_sql(
+                    statements.delete_expired(len(keys)), [*(value for pair in keys for value in pair), now]
+                )
         return budgets
 
     def _check_fits(self, budget: BudgetInfo, amount: Decimal, when: datetime, now: int) -> None:
@@ -469,7 +585,7 @@ class BudgetStore:
 
     def check_thresholds(
         self, budgets: Sequence[BudgetInfo], *, at: datetime | None = None
-    ) -> list[BudgetThresholdReached]:
+    ) -> builtins.list[BudgetThresholdReached]:
         """Record and return the alerts newly passed by the settled spend, once per budget, window and threshold.
 
         Args:

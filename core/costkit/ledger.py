@@ -324,7 +324,7 @@ class Ledger:
         fields = [field for field in table._meta.sorted_fields if field is not table._meta.primary_key]
         plan = [(field.name, field.default, field.db_value) for field in fields]
         parameters = [_parameters(plan, {**row, "recorded_at": now}) for row in rows]
-        open_quote, close_quote = engine.quote
+        open_quote, close_quote = engine.quote[0], engine.quote[1]
         columns = ", ".join(f"{open_quote}{field.column_name}{close_quote}" for field in fields)
         placeholders = "(" + ", ".join([engine.param] * len(fields)) + ")"
         size = _batch_size(self.database.kind, len(fields))
