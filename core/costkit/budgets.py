@@ -19,6 +19,7 @@ configured default) at the output rate.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import logging
@@ -359,7 +360,7 @@ class BudgetStore:
         total: Decimal | int | str | None = None,
         timezone: str = "UTC",
         thresholds: Sequence[Decimal | str] | None = None,
-    ) -> list[BudgetInfo]:
+    ) -> builtins.list[BudgetInfo]:
         """Create or replace the budget windows given for a scope; other windows stay as they are.
 
         Args:
@@ -418,7 +419,7 @@ class BudgetStore:
                 ).execute()
         return self.get(scope, scope_id)
 
-    def get(self, scope: str, scope_id: str | None = None) -> list[BudgetInfo]:
+    def get(self, scope: str, scope_id: str | None = None) -> builtins.list[BudgetInfo]:
         """Return the budgets of a scope, one per window."""
         scope, key = _normalise_scope(scope, scope_id)
         table = self.database.models.Budget
@@ -426,7 +427,7 @@ class BudgetStore:
             rows = table.select().where((table.scope == scope) & (table.scope_id == key)).order_by(table.id)
             return [_info(row) for row in rows]
 
-    def list(self) -> list[BudgetInfo]:
+    def list(self) -> builtins.list[BudgetInfo]:
         """Return every budget."""
         table = self.database.models.Budget
         self.database.ensure_schema()
@@ -444,7 +445,9 @@ class BudgetStore:
             deleted: int = table.delete().where(condition).execute()
         return deleted
 
-    def usage(self, scope: str, scope_id: str | None = None, *, at: datetime | None = None) -> list[BudgetUsage]:
+    def usage(
+        self, scope: str, scope_id: str | None = None, *, at: datetime | None = None
+    ) -> builtins.list[BudgetUsage]:
         """Return each budget of a scope with its spend and reservations in the window containing ``at``.
 
         ``at`` defaults to now; a naive datetime is UTC. Reservations count when they are open at ``at``.
@@ -473,7 +476,7 @@ class BudgetStore:
     # --- Enforcement -----------------------------------------------------------------------
 
     @staticmethod
-    def applicable_scopes(request: Request) -> list[tuple[str, str]]:
+    def applicable_scopes(request: Request) -> builtins.list[tuple[str, str]]:
         """Return the (scope, scope id) pairs whose budgets apply to ``request``."""
         scopes = [("global", "")]
         if request.user_id:
@@ -495,7 +498,7 @@ class BudgetStore:
     def _sums(self, scope: str, key: str, start: int | None, end: int | None, now: int) -> tuple[Decimal, Decimal]:
         database = self.database
         sql = _statements_for(database).sums(scope, bounded_start=start is not None, bounded_end=end is not None)
-        parameters: list[Any] = [] if scope == "global" else [key]
+        parameters: builtins.list[Any] = [] if scope == "global" else [key]
         if start is not None:
             parameters.append(start)
         if end is not None:
@@ -506,7 +509,7 @@ class BudgetStore:
         spent_units, held_units = database.peewee.execute_sql(sql, parameters).fetchone()
         return money_from_units(spent_units), money_from_units(held_units)
 
-    def reserve(self, request: Request, amount: Decimal, *, ttl_seconds: int) -> list[BudgetInfo]:
+    def reserve(self, request: Request, amount: Decimal, *, ttl_seconds: int) -> builtins.list[BudgetInfo]:
         """Reserve ``amount`` for ``request`` against every applicable budget, or raise.
 
         The windows checked are those containing ``request.created_at``, because the request's
@@ -582,7 +585,7 @@ class BudgetStore:
 
     def check_thresholds(
         self, budgets: Sequence[BudgetInfo], *, at: datetime | None = None
-    ) -> list[BudgetThresholdReached]:
+    ) -> builtins.list[BudgetThresholdReached]:
         """Record and return the alerts newly passed by the settled spend, once per budget, window and threshold.
 
         Args:
