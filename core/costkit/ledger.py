@@ -9,7 +9,6 @@ once, so nothing is counted twice.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -175,6 +174,24 @@ class RepriceResult:
     "The sum of the examined rows after."
 
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+
+def _lock_file(file: Any) -> None:
+    # Processes sharing one journal take turns; on Windows only the thread lock applies.
+    # NOTE: without fcntl (Windows), two processes replaying one journal may interleave.
+    if fcntl is not None:
+        fcntl.flock(file, fcntl.LOCK_EX)
+
+
+def _unlock_file(file: Any) -> None:
+    if fcntl is not None:
+        fcntl.flock(file, fcntl.LOCK_UN)
+
+
 class Journal:
     """An append-only file of ledger rows that could not be written to the database."""
 
@@ -186,11 +203,11 @@ class Journal:
     def _locked(self) -> Iterator[Any]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock, open(self.path, "a+", encoding="utf-8") as file:
-            fcntl.flock(file, fcntl.LOCK_EX)
+            _lock_file(file)
             try:
                 yield file
             finally:
-                fcntl.flock(file, fcntl.LOCK_UN)
+                _unlock_file(file)
 
     def append(self, row: dict[str, Any]) -> None:
         """Append one row and flush it to disk."""
