@@ -147,11 +147,13 @@ class CostRecord(_Base):
 
     class Meta:
         table_name = "costkit_cost_records"
+        # The budget queries sum the cost of a scope in a time window; with the cost in the
+        # index they read the index alone instead of one table row per request.
         indexes = (
-            (("created_at", "model"), False),
-            (("user_id", "created_at"), False),
-            (("project_id", "created_at"), False),
-            (("organization_id", "created_at"), False),
+            (("created_at", "model", "cost"), False),
+            (("user_id", "created_at", "cost"), False),
+            (("project_id", "created_at", "cost"), False),
+            (("organization_id", "created_at", "cost"), False),
             (("conversation_id",), False),
         )
 
@@ -253,7 +255,32 @@ def _create_all(models: SimpleNamespace) -> None:
         models.MetaValue.insert(key=key, value=0).on_conflict_ignore().execute()
 
 
-MIGRATIONS: Final[tuple[Callable[[SimpleNamespace], None], ...]] = (_create_all,)
+_SPEND_INDEXES: Final = (
+    ("created_at", "model"),
+    ("user_id", "created_at"),
+    ("project_id", "created_at"),
+    ("organization_id", "created_at"),
+)
+"""The ledger indexes of schema version 1 that version 2 extends with the cost column."""
+
+
+def _index_cost(models: SimpleNamespace) -> None:
+    """Add the cost to the ledger indexes that budget sums use, so the sums read only the index.
+
+    A database created at version 2 already has the new indexes (the models declare them),
+    so each statement is a no-op there.
+    """
+    database = models.CostRecord._meta.database
+    table = models.CostRecord._meta.table_name
+    for columns in _SPEND_INDEXES:
+        old_name = "_".join((table, *columns))
+        new_name = f"{old_name}_cost"
+        column_list = ", ".join(f'"{column}"' for column in (*columns, "cost"))
+        database.execute_sql(f'DROP INDEX IF EXISTS "{old_name}"')
+        database.execute_sql(f'CREATE INDEX IF NOT EXISTS "{new_name}" ON "{table}" ({column_list})')
+
+
+MIGRATIONS: Final[tuple[Callable[[SimpleNamespace], None], ...]] = (_create_all, _index_cost)
 """Migrations in order; migration ``n`` brings the schema from version ``n`` to ``n + 1``."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
