@@ -1,12 +1,16 @@
 """Budget throughput: worker processes reserving and settling against one PostgreSQL budget.
 
-Every worker is a separate process with its own :class:`costkit.Client` (the default
-``budget-enforcement`` and ``cost-tracking`` middleware, the ledger on one PostgreSQL
-database) and sends requests for one project through ``httpx.MockTransport``, which answers
-at once. The project has one monthly budget, sized so that it runs out during the run: each
-worker stops at its first :class:`costkit.BudgetExceededError`, or at the request or time
-bound. At the end the script checks that the settled spend is within the limit and that no
-reservation is left open.
+Every worker is a separate process with its own :class:`costkit.Client` and its ledger on one
+PostgreSQL database, and sends requests for one project. The project has one monthly budget,
+sized so that it runs out during the run: each worker stops at its first
+:class:`costkit.BudgetExceededError`, or at the request or time bound. At the end the script
+checks that the settled spend is within the limit and that no reservation is left open.
+
+It runs twice, on a fresh database each time. In ``client`` mode a request goes through
+``client.send`` with the default ``budget-enforcement`` and ``cost-tracking`` middleware, and
+``httpx.MockTransport`` responds at once. In ``store`` mode the worker calls what those
+middleware call (``BudgetStore.reserve``, ``Ledger.record``, ``BudgetStore.check_thresholds``)
+without the client, the pipeline and the HTTP layer.
 
 Run alone: ``python benchmarks/bench_budget.py``.
 """
@@ -16,11 +20,12 @@ from __future__ import annotations
 import json
 import multiprocessing
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from _harness import blocked_connections, install_network_guard, median, percentile
-from bench_pipeline import API_KEY, MAX_OUTPUT_TOKENS, PROMPT, chat_transport, postgres_database
+from bench_pipeline import API_KEY, CHAT_COMPLETION, MAX_OUTPUT_TOKENS, PROMPT, chat_transport
 
 __all__ = ["run"]
 
@@ -33,8 +38,55 @@ MAX_SECONDS = 120.0
 """Each worker stops after this long even if the budget is not spent, so the run is bounded."""
 
 
-def _worker(url: str, start: Any, results: Any) -> None:
-    """Send requests until the budget refuses one (or a bound is hit); report counts and timings."""
+def _client_sender(client: Any) -> Callable[[], Any]:
+    """Return a call that sends one request through the client and its middleware."""
+
+    def send() -> Any:
+        return client.send(
+            PROMPT, provider="openai", model="gpt-4o-mini", project_id=PROJECT, max_output_tokens=MAX_OUTPUT_TOKENS
+        )
+
+    return send
+
+
+def _store_sender(client: Any) -> Callable[[], Any]:
+    """Return a call that does what budget-enforcement and cost-tracking do, without the client.
+
+    It reserves the worst-case cost with ``BudgetStore.reserve``, records the response's
+    row with ``Ledger.record`` (which settles the reservation) and checks the alert
+    thresholds. The provider call and the middleware pipeline are left out.
+    """
+    import costkit
+    from costkit.budgets import BudgetEnforcementMiddleware, BudgetStore
+
+    context = client.context
+    store = BudgetStore(context)
+    estimator = BudgetEnforcementMiddleware(context)
+    ledger = context.ledger
+    chain = context.chain
+    usage = costkit.extract_usage("openai", CHAT_COMPLETION)
+    messages = (costkit.Message("user", PROMPT),)
+    ttl = context.settings.budget.reservation_ttl_seconds
+
+    def send() -> Any:
+        request = costkit.Request(
+            provider="openai",
+            model="gpt-4o-mini",
+            messages=messages,
+            max_output_tokens=MAX_OUTPUT_TOKENS,
+            project_id=PROJECT,
+        )
+        budgets = store.reserve(request, estimator.estimate(request), ttl_seconds=ttl)
+        response = costkit.Response(request=request, text="", usage=usage, model=CHAT_COMPLETION["model"])
+        ledger.record(request, response, chain.price_response(response))
+        store.check_thresholds(budgets)
+        return response
+
+    return send
+
+
+def _worker(url: str, mode: str, start: Any, results: Any) -> None:
+    """Send requests until the budget rejects one (or a bound is hit); report counts and timings."""
     install_network_guard()
     import costkit
 
@@ -45,6 +97,7 @@ def _worker(url: str, start: Any, results: Any) -> None:
     # Open the connection and warm the caches before the clock starts.
     client.budgets.get(scope="project", scope_id=PROJECT)
     client.context.chain.resolve("openai", "gpt-4o-mini")
+    send = _client_sender(client) if mode == "client" else _store_sender(client)
 
     settled = 0
     rejected = 0
@@ -55,9 +108,7 @@ def _worker(url: str, start: Any, results: Any) -> None:
     while time.monotonic() < deadline and settled < TARGET_REQUESTS:
         sent = time.perf_counter()
         try:
-            client.send(
-                PROMPT, provider="openai", model="gpt-4o-mini", project_id=PROJECT, max_output_tokens=MAX_OUTPUT_TOKENS
-            )
+            send()
         except costkit.BudgetExceededError:
             rejected += 1
             break
@@ -78,7 +129,6 @@ def _worker(url: str, start: Any, results: Any) -> None:
 
 
 def _cost_per_request() -> Decimal:
-    from bench_pipeline import CHAT_COMPLETION
 
     import costkit
 
@@ -87,8 +137,8 @@ def _cost_per_request() -> Decimal:
     return costkit.calculate_cost("openai", "gpt-4o-mini", usage).total
 
 
-def measure(url: str, *, workers: int = WORKERS, target: int = TARGET_REQUESTS) -> dict[str, Any]:
-    """Run the workers against a fresh database at ``url`` and check the budget afterwards."""
+def measure(url: str, mode: str, *, workers: int = WORKERS, target: int = TARGET_REQUESTS) -> dict[str, Any]:
+    """Run the workers in ``mode`` (``client`` or ``store``) on the fresh database at ``url``; check the budget."""
     import costkit
 
     limit = _cost_per_request() * target
@@ -98,7 +148,7 @@ def measure(url: str, *, workers: int = WORKERS, target: int = TARGET_REQUESTS) 
     context = multiprocessing.get_context("spawn")
     start = context.Event()
     results = context.Queue()
-    processes = [context.Process(target=_worker, args=(url, start, results)) for _ in range(workers)]
+    processes = [context.Process(target=_worker, args=(url, mode, start, results)) for _ in range(workers)]
     for process in processes:
         process.start()
     # Let every worker import costkit and connect before the start signal.
@@ -119,6 +169,7 @@ def measure(url: str, *, workers: int = WORKERS, target: int = TARGET_REQUESTS) 
     open_reservations = models.Reservation.select().count()
     client.close()
     return {
+        "mode": mode,
         "workers": workers,
         "target": target,
         "limit": str(limit),
@@ -137,14 +188,22 @@ def measure(url: str, *, workers: int = WORKERS, target: int = TARGET_REQUESTS) 
 
 
 def run(*, workers: int = WORKERS, target: int = TARGET_REQUESTS) -> dict[str, Any] | None:
-    """Measure settled requests per second on a throwaway PostgreSQL server; ``None`` without one."""
+    """Measure settled requests per second through the client, then through the stores alone.
+
+    Each mode gets a fresh database on one throwaway PostgreSQL server; ``None`` without PostgreSQL.
+    """
     install_network_guard()
-    with postgres_database() as url:
-        if url is None:
+    from costkit.testing.postgres import create_database, running_postgres
+
+    results: dict[str, Any] = {}
+    with running_postgres() as server_url:
+        if server_url is None:
             return None
-        result = measure(url, workers=workers, target=target)
-    result["blocked_connections"] += blocked_connections()
-    return result
+        for mode in ("client", "store"):
+            result = measure(create_database(server_url), mode, workers=workers, target=target)
+            result["blocked_connections"] += blocked_connections()
+            results[mode] = result
+    return results
 
 
 if __name__ == "__main__":
