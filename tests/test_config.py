@@ -106,3 +106,31 @@ def test_invalid_toml_names_file(tmp_path: Path) -> None:
     (tmp_path / "costkit.toml").write_text("price_policy = \n")
     with pytest.raises(ConfigurationError, match="not valid TOML"):
         load_settings()
+
+
+def test_empty_middleware_variable_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A blank COSTKIT_MIDDLEWARE keeps the defaults instead of turning every middleware off."""
+    monkeypatch.setenv("COSTKIT_MIDDLEWARE", " , ")
+    assert load_settings().middleware == DEFAULT_MIDDLEWARE
+
+
+def test_repeated_middleware_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A middleware listed twice is an error naming it."""
+    monkeypatch.setenv("COSTKIT_MIDDLEWARE", "cost-tracking,cost-tracking")
+    with pytest.raises(ConfigurationError, match="'cost-tracking' more than once"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [
+        ("database_url = 5", "database_url must be a string"),
+        ("price_cache_seconds = -1", "price_cache_seconds"),
+        ('providers = { openai = "x" }', "providers must be a table of tables"),
+    ],
+)
+def test_wrongly_typed_setting(tmp_path: Path, line: str, name: str) -> None:
+    """A setting of the wrong type is reported with its value."""
+    (tmp_path / "costkit.toml").write_text(line + "\n")
+    with pytest.raises(ConfigurationError, match=name):
+        load_settings()

@@ -128,7 +128,8 @@ class TestGuards:
     def test_unknown_provider_names_installed(self, manager: PluginManager, ledger_database: str) -> None:
         """A provider without a driver names the installed ones and the package to install."""
         client = client_for(manager, ledger_database)
-        with pytest.raises(costkit.ConfigurationError, match="pip install costkit-mistral"):
+        expected = r"'mistral' \(installed: openai\).*COSTKIT_DISABLE_PLUGINS"
+        with pytest.raises(costkit.ConfigurationError, match=expected):
             client.send("Hello", provider="mistral", model="large")
 
     def test_unpriced_model_fails_before_sending(self, manager: PluginManager, ledger_database: str) -> None:

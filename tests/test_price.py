@@ -304,3 +304,25 @@ def test_caching_never_raises_cost(price: ModelPrice, usage: Usage, moved: int) 
 def test_price_round_trips_through_json(price: ModelPrice) -> None:
     """The cattrs converter turns a ModelPrice into JSON-ready data and back unchanged."""
     assert structure(unstructure(price), ModelPrice) == price
+
+
+class TestPriceFromData:
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [("free", "no"), ("input", True), ("model", 5), ("aliases", [1, 2])],
+    )
+    def test_wrong_type_is_rejected(self, field: str, value: object) -> None:
+        """Structured price data of the wrong type is rejected instead of coerced."""
+        data = {"provider": "openai", "model": "m", "input": "1", field: value}
+        with pytest.raises(Exception, match="ModelPrice"):
+            structure(data, ModelPrice)
+
+    def test_single_alias_string_is_one_name(self) -> None:
+        """A single alias given as a string is one name, not one name per letter."""
+        price = structure({"provider": "openai", "model": "m", "aliases": "abc"}, ModelPrice)
+        assert price.aliases == ("abc",)
+
+    def test_empty_service_tier_name_is_rejected(self) -> None:
+        """A service tier needs a name."""
+        with pytest.raises(PricingError, match="ServiceTierPrice.name"):
+            ServiceTierPrice(name=" ", input="1")

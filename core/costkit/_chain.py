@@ -131,8 +131,8 @@ def extract_usage(
     if extractor is None:
         known = ", ".join(sorted(extractors)) or "none"
         message = (
-            f"no token extractor for provider {provider!r} (installed: {known}); "
-            f"install costkit-{provider} or a plugin that registers one"
+            f"no token extractor for provider {provider!r} (installed: {known}); install the plugin package of "
+            "that provider, and check that COSTKIT_DISABLE_PLUGINS does not block it"
         )
         raise ConfigurationError(message)
     if isinstance(payload, (str, bytes)):

@@ -123,8 +123,9 @@ class ClientContext:
                 if factory is None:
                     installed = ", ".join(sorted(factories)) or "none"
                     message = (
-                        f"no driver for provider {provider!r} (installed: {installed}); "
-                        f"install it with `pip install costkit-{provider}`"
+                        f"no driver for provider {provider!r} (installed: {installed}); install the plugin "
+                        "package of that provider (costkit-openai, costkit-xai, costkit-gemini, costkit-ollama "
+                        "or a third-party one), and check that COSTKIT_DISABLE_PLUGINS does not block it"
                     )
                     raise ConfigurationError(message)
                 options = {**self.settings.providers.get(provider, {}), **self.provider_options.get(provider, {})}

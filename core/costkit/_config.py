@@ -169,6 +169,26 @@ def _check_keys(table: Mapping[str, Any], known: set[str], where: str) -> None:
         raise ConfigurationError(message)
 
 
+def _check_types(values: Mapping[str, Any], where: str) -> None:
+    problems = []
+    for key in ("database_url", "journal_path"):
+        value = values.get(key)
+        if value is not None and not isinstance(value, str):
+            problems.append(f"{key} must be a string, got {value!r}")
+    seconds = values.get("price_cache_seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0):
+        problems.append(f"price_cache_seconds must be a number of seconds >= 0, got {seconds!r}")
+    for key in ("providers", "middleware_options"):
+        table = values.get(key)
+        if table is None:
+            continue
+        if not isinstance(table, Mapping) or not all(isinstance(item, Mapping) for item in table.values()):
+            problems.append(f"{key} must be a table of tables such as [{key}.NAME], got {table!r}")
+    if problems:
+        message = f"invalid settings in {where}: " + "; ".join(problems)
+        raise ConfigurationError(message)
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Resolve the settings; keyword arguments that are not ``None`` win over everything else."""
     table, source = read_config_file()
@@ -182,9 +202,12 @@ def load_settings(**overrides: Any) -> Settings:
         "database_url": os.environ.get("COSTKIT_DATABASE_URL") or None,
         "price_policy": os.environ.get("COSTKIT_PRICE_POLICY") or None,
     }
-    middleware_env = os.environ.get("COSTKIT_MIDDLEWARE")
-    if middleware_env is not None:
-        environment["middleware"] = [name.strip() for name in middleware_env.split(",") if name.strip()]
+    middleware_env = os.environ.get("COSTKIT_MIDDLEWARE", "")
+    names = [name.strip() for name in middleware_env.split(",") if name.strip()]
+    # An empty variable (a blank line in a .env file) means unset, as for COSTKIT_DATABASE_URL;
+    # turning every middleware off takes Client(disable_middleware=True).
+    if names:
+        environment["middleware"] = names
     values.update({key: value for key, value in environment.items() if value is not None})
 
     budget_override = overrides.pop("budget", None)
@@ -199,6 +222,11 @@ def load_settings(**overrides: Any) -> Settings:
         if isinstance(middleware, str) or not isinstance(middleware, Sequence):
             message = f"middleware must be a list of names, got {middleware!r}"
             raise ConfigurationError(message)
+        repeated = sorted({name for name in middleware if list(middleware).count(name) > 1})
+        if repeated:
+            message = f"middleware lists {', '.join(map(repr, repeated))} more than once in {where}; list each once"
+            raise ConfigurationError(message)
         values["middleware"] = tuple(middleware)
+    _check_types(values, where)
     budget = budget_override if isinstance(budget_override, BudgetSettings) else BudgetSettings(**budget_table)
     return Settings(**values, budget=budget, source=source)

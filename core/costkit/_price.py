@@ -164,6 +164,12 @@ class PriceTier:
         return prompt_tokens > self.threshold
 
 
+def _check_tier_name(value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        message = f"ServiceTierPrice.name must be a non-empty string such as 'flex', got {value!r}"
+        raise PricingError(message)
+
+
 def _to_tier_tuple(value: Any) -> tuple[PriceTier, ...]:
     return _to_tiers(value)
 
@@ -183,7 +189,7 @@ class ServiceTierPrice:
     .. versionadded:: 0.1
     """
 
-    name: str
+    name: str = attrs.field(validator=lambda instance, attribute, value: _check_tier_name(value))
     "The tier name as the request states it, such as ``flex``."
     input: Decimal | None = _optional_rate("ServiceTierPrice.input")
     "USD per million uncached input tokens."

@@ -714,6 +714,28 @@ class BudgetEnforcementMiddleware(Middleware):
         """Release the reservation: nothing was spent."""
         self._release(call)
 
+    def _warn_if_above_reservation(self, call: Call, response: Response) -> None:
+        # NOTE: the reservation prices the requested model. A provider that answers with a
+        # pricier model (a dated snapshot, a router) can cost more than was reserved, and
+        # concurrent requests can then pass the limit by that difference.
+        reserved = call.state.get("reserved")
+        try:
+            cost = response.cost.total
+        except Exception:
+            return
+        if reserved is not None and cost > reserved:
+            logger.warning(
+                "Request %s cost %s, more than its reservation of %s: it asked for %s/%s and %s answered; "
+                "the budget may pass its limit by the difference. Price the request under the model it "
+                "actually gets, or lower max_output_tokens",
+                call.request.request_id,
+                format_amount(cost),
+                format_amount(reserved),
+                call.request.provider,
+                call.request.model,
+                response.model,
+            )
+
     def _drop_broken_connection(self) -> None:
         # Opening the database raises StorageError again while the server is down.
         with contextlib.suppress(StorageError):
@@ -745,6 +767,7 @@ class BudgetEnforcementMiddleware(Middleware):
                 raise
             self.context.ledger.record(call.request, response, cost)
             call.state["recorded"] = True
+        self._warn_if_above_reservation(call, response)
         try:
             events = self.store.check_thresholds(budgets, at=call.request.created_at)
         except StorageError:

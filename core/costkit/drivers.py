@@ -31,6 +31,7 @@ from costkit.errors import (
     ProviderError,
     RequestTimeoutError,
     ServerError,
+    UsageError,
 )
 
 if TYPE_CHECKING:
@@ -136,6 +137,8 @@ class StreamState:
     "Why the model stopped, once an event said so."
     metadata: dict[str, Any] = attrs.field(factory=dict)
     "Provider details to keep on the response."
+    usage: Usage | None = None
+    "Usage read from a whole JSON body, when the server answered a stream request without streaming."
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -352,6 +355,28 @@ class HTTPDriver:
             delay,
         )
 
+    def _decode_json(self, response: httpx.Response, call: HTTPCall) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            content_type = response.headers.get("content-type", "none")
+            message = (
+                f"{self.provider} returned HTTP {response.status_code} from {self._url(call)} with a body that is "
+                f"not JSON (content type {content_type!r}); check that base_url points at the API root"
+            )
+            raise ProviderError(message, provider=self.provider, status_code=response.status_code) from None
+
+    def _parse(self, request: Request, payload: Any) -> ParsedResponse:
+        try:
+            return self.parse_response(request, payload)
+        except UsageError as exc:
+            message = (
+                f"{self.provider} returned usage that costkit cannot accept: {exc}. If base_url points at another "
+                "provider's API, use that provider's plugin (xAI, for one, counts reasoning outside the "
+                "completion tokens)"
+            )
+            raise ProviderError(message, provider=self.provider, body=payload) from exc
+
     def _finish(self, request: Request, parsed: ParsedResponse, payload: Any, started: float) -> Response:
         usage = parsed.usage
         if usage is None:
@@ -398,11 +423,11 @@ class HTTPDriver:
             time.sleep(delay)
             attempt += 1
 
-        payload = response.json()
+        payload = self._decode_json(response, call)
         logger.info(
             "%s %s -> %d in %.3f s", call.method, self._url(call), response.status_code, time.perf_counter() - started
         )
-        return self._finish(request, self.parse_response(request, payload), payload, started)
+        return self._finish(request, self._parse(request, payload), payload, started)
 
     async def asend(self, request: Request) -> Response:
         """Send ``request`` on the event loop; the async twin of :meth:`send`."""
@@ -428,11 +453,11 @@ class HTTPDriver:
             await asyncio.sleep(delay)
             attempt += 1
 
-        payload = response.json()
+        payload = self._decode_json(response, call)
         logger.info(
             "%s %s -> %d in %.3f s", call.method, self._url(call), response.status_code, time.perf_counter() - started
         )
-        return self._finish(request, self.parse_response(request, payload), payload, started)
+        return self._finish(request, self._parse(request, payload), payload, started)
 
     def stream(self, request: Request) -> DriverStream:
         """Start a streamed request; see :class:`DriverStream`."""
@@ -444,7 +469,7 @@ class HTTPDriver:
 
     def _stream_response(self, request: Request, state: StreamState, started: float, status: str) -> Response:
         text = "".join(state.text)
-        usage = self.stream_usage(request, state)
+        usage = state.usage or self.stream_usage(request, state)
         if usage is None:
             usage = estimate_usage(request, text)
             logger.warning(
@@ -507,8 +532,31 @@ class _StreamBase:
             )
         return self.response
 
+    def _ignored_stream(self, http: httpx.Response) -> bool:
+        # A server that ignores the stream request sends one JSON body instead of events.
+        framing = self.driver.stream_framing_for(self.request)
+        return framing == "sse" and http.headers.get("content-type", "").startswith("application/json")
+
+    def _whole_body(self, http: httpx.Response) -> None:
+        payload = self.driver._decode_json(http, self._call)
+        parsed = self.driver._parse(self.request, payload)
+        logger.info("%s answered a stream request with one JSON body", self.driver.provider)
+        self.state.events.append(payload)
+        self.state.text.append(parsed.text)
+        self.state.model = parsed.model
+        self.state.finish_reason = parsed.finish_reason
+        self.state.metadata.update(parsed.metadata)
+        self.state.usage = parsed.usage
+        self._pending.append(StreamChunk(parsed.text, raw=payload))
+
     def _received_anything(self) -> bool:
         return bool(self.state.events)
+
+
+async def _empty_async_iterator() -> AsyncIterator[str]:
+    empty: tuple[str, ...] = ()
+    for item in empty:
+        yield item
 
 
 class DriverStream(_StreamBase, Iterator[StreamChunk]):
@@ -548,6 +596,11 @@ class DriverStream(_StreamBase, Iterator[StreamChunk]):
             time.sleep(delay)
             attempt += 1
         self._http = http
+        if self._ignored_stream(http):
+            http.read()
+            self._whole_body(http)
+            self._text_iter = iter(())
+            return
         self._text_iter = http.iter_text()
 
     def open(self) -> None:
@@ -642,6 +695,11 @@ class AsyncDriverStream(_StreamBase, AsyncIterator[StreamChunk]):
             await asyncio.sleep(delay)
             attempt += 1
         self._http = http
+        if self._ignored_stream(http):
+            await http.aread()
+            self._whole_body(http)
+            self._text_iter = _empty_async_iterator()
+            return
         self._text_iter = http.aiter_text()
 
     async def open(self) -> None:

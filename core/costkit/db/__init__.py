@@ -53,13 +53,23 @@ def default_sqlite_path() -> Path:
     return Path(platformdirs.user_data_dir("costkit", appauthor=False)) / "ledger.sqlite3"
 
 
+_SECRET_PARAMETERS = ("password", "passwd", "sslpassword", "sslkey")
+
+
 def redact_url(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***``."""
+    """Return ``url`` with a password, in the user part or the query string, replaced by ``***``."""
     parts = urlsplit(url)
-    if parts.password is None:
+    if parts.password is None and not any(name in parts.query.lower() for name in _SECRET_PARAMETERS):
         return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return parts._replace(netloc=netloc).geturl()
+    if parts.password is not None:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+    if parts.query:
+        query = "&".join(
+            f"{name}=***" if name.lower() in _SECRET_PARAMETERS else f"{name}={value}" if sep else name
+            for name, sep, value in (item.partition("=") for item in parts.query.split("&"))
+        )
+        parts = parts._replace(query=query)
+    return parts.geturl()
 
 
 @contextlib.contextmanager
