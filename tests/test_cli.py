@@ -535,6 +535,16 @@ class TestReport:
         cli.chat("--user", "u2", "Hello")
         return cli
 
+    def test_json_flag_matches_format_json(self, three_requests: Harness) -> None:
+        """report --json prints what report --format json prints."""
+        assert three_requests.run_json("report", "--json") == three_requests.run_json("report", "--format", "json")
+
+    def test_reversed_dates_exit_2(self, cli: Harness) -> None:
+        """An --until before --since is bad usage."""
+        result = cli.run("report", "--since", "2027-01-01", "--until", "2026-01-01")
+        assert result.exit_code == 2
+        assert "--until" in result.stderr
+
     def test_json_by_user(self, three_requests: Harness) -> None:
         """report --format json sums each user's requests with exact cost strings."""
         data = three_requests.run_json("report", "--by", "user", "--format", "json")
@@ -656,6 +666,21 @@ class TestBudget:
         assert daily["thresholds"] == ["0.5", "0.9"]
         assert daily["window_start"] is not None
         assert data[1]["remaining"] == "99.99275"
+
+    def test_delete_one_window(self, cli: Harness) -> None:
+        """budget delete removes one window's budget and leaves the others."""
+        cli.run("budget", "set", "--scope", "user", "--id", "u1", "--daily", "10", "--monthly", "100")
+        result = cli.run("budget", "delete", "--scope", "user", "--id", "u1", "--window", "daily")
+        data = cli.run_json("budget", "show", "--scope", "user", "--id", "u1", "--json")
+        assert result.exit_code == 0
+        assert result.stdout == "Deleted 1 budget of user u1.\n"
+        assert [entry["window"] for entry in data] == ["monthly"]
+
+    def test_delete_nothing_exits_1(self, cli: Harness) -> None:
+        """Deleting budgets that do not exist is an error naming the scope."""
+        result = cli.run("budget", "delete", "--scope", "user", "--id", "nobody")
+        assert result.exit_code == 1
+        assert "no budget of user nobody" in _error_line(result)
 
     def test_show_every_scope(self, cli: Harness) -> None:
         """budget show without --scope lists every scope's budgets."""

@@ -82,9 +82,9 @@ def _print_usages(usages: list[BudgetUsage], as_json: bool) -> None:
     print_table(columns, rows, caption="Amounts in USD", numeric=("limit", "spent", "reserved", "remaining"))
 
 
-@click.group(cls=CostkitGroup, short_help="Set and show spending limits.")
+@click.group(cls=CostkitGroup, short_help="Set, show and delete spending limits.")
 def budget() -> None:
-    """Set and show spending limits per user, project, organization or for everything."""
+    """Set, show and delete spending limits per user, project, organization or for everything."""
 
 
 @budget.command(name="set")
@@ -153,3 +153,23 @@ def show_budget(ctx: click.Context, scope: str | None, scope_id: str | None, as_
         for key in scopes:
             usages.extend(budgets.usage(*key))
     _print_usages(usages, as_json)
+
+
+@budget.command(name="delete")
+@click.option("--scope", type=click.Choice(SCOPES), required=True, help="Whose budgets to delete.")
+@click.option("--id", "scope_id", metavar="ID", help="The user, project or organization id; not for global.")
+@click.option(
+    "--window",
+    type=click.Choice(("request", "daily", "weekly", "monthly", "total")),
+    help="Delete only this window's budget. Default: every window of the scope.",
+)
+@click.pass_context
+def delete_budget(ctx: click.Context, scope: str, scope_id: str | None, window: str | None) -> None:
+    """Delete the budgets of a scope (or one window of them); the ledger keeps its rows."""
+    _check_scope(scope, scope_id)
+    deleted = get_client(ctx).budgets.delete(scope, scope_id, window)
+    scope_label = "the global scope" if scope == "global" else f"{scope} {scope_id}"
+    if deleted == 0:
+        raise click.ClickException(f"no budget of {scope_label} to delete; list them with `costkit budget show`")
+    noun = "budget" if deleted == 1 else "budgets"
+    click.echo(f"Deleted {deleted} {noun} of {scope_label}.")

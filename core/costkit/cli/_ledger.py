@@ -67,6 +67,7 @@ def _row_values(row: ReportRow) -> dict[str, Any]:
     show_default=True,
     help="A table for people, CSV or JSON for scripts.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print JSON; the same as --format json.")
 @click.pass_context
 def report(
     ctx: click.Context,
@@ -75,12 +76,17 @@ def report(
     since: datetime | None,
     until: datetime | None,
     output_format: str,
+    as_json: bool,
     **filters: str | None,
 ) -> None:
     """Sum requests, tokens and exact cost (USD) from the ledger, one row per group.
 
     Rows are sorted by cost, highest first; day, week and month rows by date.
     """
+    if as_json:
+        output_format = "json"
+    if since is not None and until is not None and until <= since:
+        raise click.BadParameter(f"--until ({iso(until)}) must be after --since ({iso(since)})", param_hint="--until")
     rows = get_client(ctx).ledger.report(group_by, since=since, until=until, **filters)
     total = sum((row.cost for row in rows), Decimal(0))
     requests = sum(row.requests for row in rows)
