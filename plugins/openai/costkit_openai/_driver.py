@@ -302,7 +302,7 @@ class OpenAIDriver(HTTPDriver):
         request_id = headers.get("x-request-id")
         if request_id:
             next_step = f"{next_step} (request id {request_id})"
-        message = f"{self.provider} returned HTTP {status}{detail}: {provider_message}. {next_step}"
+        message = f"{self.provider} returned HTTP {status}{detail}: {provider_message.rstrip('.')}. {next_step}"
         return error_class(message, provider=self.provider, status_code=status, body=self._redact_body(body))
 
     def _classify(
