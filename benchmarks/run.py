@@ -1,7 +1,7 @@
 """Run every benchmark in one process and write the results page.
 
 Usage: ``python benchmarks/run.py [--output docs/benchmarks.md] [--json benchmarks/results.json]
-[--only NAME ...] [--quick]``. ``nox -s bench`` runs it with the peers installed.
+[--only NAME ...] [--quick] [--render-only]``. ``nox -s bench`` runs it with the peers installed.
 
 The page is generated: edit the scripts, or ``benchmarks/fixes.md`` for the record of
 performance fixes, which the page includes as it is.
@@ -385,8 +385,9 @@ def render(results: dict[str, Any], fixes: str) -> str:
         "",
         "costkit measured side by side with its peers, in one run of `nox -s bench`",
         f"({results['seconds']:.0f} s) on {machine['date']}. The machine also ran other work at the",
-        "time, so single figures vary between runs by up to about a third. Ratios are taken within",
-        "one run, with the tools taking turns.",
+        "time, so single figures vary between runs: by up to about a third, and by up to about a",
+        "half for the CPU-bound budget benchmark. Ratios are taken within one run, with the tools",
+        "taking turns.",
         "",
         "## Machine and versions",
         "",
@@ -419,9 +420,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--only", nargs="*", choices=BENCHMARKS, help="run only these benchmarks")
     parser.add_argument("--quick", action="store_true", help="few repeats and small sizes, to check the scripts")
+    parser.add_argument(
+        "--render-only", action="store_true", help="write the page from the existing JSON results without running"
+    )
     arguments = parser.parse_args(argv)
     output = arguments.output.resolve()
     json_path = arguments.json.resolve()
+
+    if arguments.render_only:
+        results = json.loads(json_path.read_text())
+        output.write_text(render(results, (ROOT / "benchmarks" / "fixes.md").read_text()))
+        print(f"Wrote {output}", file=sys.stderr)
+        return 0
 
     _isolate_settings()
     from _harness import install_network_guard, machine_facts, versions
