@@ -25,7 +25,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
@@ -297,15 +297,40 @@ class _Statements:
             self._cache[key] = sql
         return sql
 
-    def insert_reservation(self) -> str:
-        """Insert one reservation: request id, scope, scope id, amount units, created and expiry times."""
-        key = ("insert_reservation",)
+    def sums_many(self, specs: Sequence[tuple[str, bool, bool]]) -> str:
+        """Select the spend and reservations of several budgets in one statement and one snapshot.
+
+        ``specs`` holds (scope, bounded start, bounded end) per budget; the parameters are those
+        of :meth:`sums` for each budget in turn, and the row has two columns per budget.
+        """
+        key = ("sums_many", tuple(specs))
+        sql = self._cache.get(key)
+        if sql is None:
+            parts = []
+            for scope, bounded_start, bounded_end in specs:
+                single = self.sums(scope, bounded_start=bounded_start, bounded_end=bounded_end)
+                parts.append(single.removeprefix("SELECT "))
+            sql = "SELECT " + ", ".join(parts)
+            self._cache[key] = sql
+        return sql
+
+    def insert_reservations(self, rows: int, *, delete_expired_scopes: int = 0) -> str:
+        """Insert ``rows`` reservations in one statement (6 parameters each).
+
+        With ``delete_expired_scopes``, the statement (PostgreSQL only) first deletes the
+        expired reservations of that many scope pairs, whose parameters and the current time
+        come before the rows' parameters: one round trip instead of two.
+        """
+        key = ("insert_reservations", rows, delete_expired_scopes)
         sql = self._cache.get(key)
         if sql is None:
             columns = ", ".join(
                 self._name(name) for name in ("request_id", "scope", "scope_id", "amount", "created_at", "expires_at")
             )
-            sql = f"INSERT INTO {self._reservations} ({columns}) VALUES ({', '.join([self._param] * 6)})"
+            values = ", ".join(["(" + ", ".join([self._param] * 6) + ")"] * rows)
+            sql = f"INSERT INTO {self._reservations} ({columns}) VALUES {values}"
+            if delete_expired_scopes:
+                sql = f"WITH expired AS ({self.delete_expired(delete_expired_scopes)}) {sql}"
             self._cache[key] = sql
         return sql
 
@@ -509,12 +534,26 @@ class BudgetStore:
         spent_units, held_units = database.peewee.execute_sql(sql, parameters).fetchone()
         return money_from_units(spent_units), money_from_units(held_units)
 
-    def reserve(self, request: Request, amount: Decimal, *, ttl_seconds: int) -> builtins.list[BudgetInfo]:
+    def reserve(
+        self,
+        request: Request,
+        amount: Decimal,
+        *,
+        ttl_seconds: int,
+        observed: dict[int, Decimal] | None = None,
+    ) -> builtins.list[BudgetInfo]:
         """Reserve ``amount`` for ``request`` against every applicable budget, or raise.
 
         The windows checked are those containing ``request.created_at``, because the request's
         ledger row counts there. A request of ``amount`` 0 (a free model, or an unpriced one
         allowed by policy) cannot overspend and is never rejected.
+
+        Args:
+            request: The request to reserve for.
+            amount: Its worst-case cost.
+            ttl_seconds: How long the reservation counts if nobody settles or releases it.
+            observed: Receives, per budget id, the settled spend plus the other requests'
+                reservations seen in the budget's window (see :meth:`check_thresholds`).
 
         Returns:
             The budgets that applied (empty when none exist).
@@ -535,28 +574,60 @@ class BudgetStore:
             if not budgets:
                 return []
             if amount > 0:
+                sums = self._window_sums(budgets, when, now)
                 for budget in budgets:
-                    self._check_fits(budget, amount, when, now)
+                    spent, held = sums.get(budget.id, (_ZERO, _ZERO))
+                    self._check_fits(budget, amount, spent, held)
+                    if observed is not None:
+                        observed[budget.id] = spent + held
                 # NOTE: a request still running after ttl_seconds loses its reservation, so
                 # requests admitted after that may overspend by up to its estimate.
                 keys = sorted({(budget.scope, budget.scope_id or "") for budget in budgets})
-                insert = statements.insert_reservation()
                 units = money_to_units(amount)
                 expires_at = now + ttl_seconds * 1_000_000
-                for scope, key in keys:
-                    engine.execute_sql(insert, [request.request_id, scope, key, units, now, expires_at])
+                rows = [
+                    value for scope, key in keys for value in (request.request_id, scope, key, units, now, expires_at)
+                ]
+                expired = [*(value for pair in keys for value in pair), now]
                 # Holds of dead holders no longer count; remove them while the lock is held.
-                engine.execute_sql(
-                    statements.delete_expired(len(keys)), [*(value for pair in keys for value in pair), now]
-                )
+                if database.kind == "postgresql":
+                    insert = statements.insert_reservations(len(keys), delete_expired_scopes=len(keys))
+                    engine.execute_sql(insert, [*expired, *rows])
+                else:
+                    engine.execute_sql(statements.insert_reservations(len(keys)), rows)
+                    engine.execute_sql(statements.delete_expired(len(keys)), expired)
         return budgets
 
-    def _check_fits(self, budget: BudgetInfo, amount: Decimal, when: datetime, now: int) -> None:
+    def _window_sums(
+        self, budgets: Sequence[BudgetInfo], when: datetime, now: int
+    ) -> dict[int, tuple[Decimal, Decimal]]:
+        """Return (settled spend, open reservations) per budget id in the windows containing ``when``."""
+        windowed = [budget for budget in budgets if budget.window != "request"]
+        if not windowed:
+            return {}
+        specs = []
+        parameters: builtins.list[Any] = []
+        for budget in windowed:
+            start, end = window_bounds(budget.window, budget.timezone, when)
+            key = budget.scope_id or ""
+            specs.append((budget.scope, start is not None, end is not None))
+            if budget.scope != "global":
+                parameters.append(key)
+            if start is not None:
+                parameters.append(start)
+            if end is not None:
+                parameters.append(end)
+            parameters += [budget.scope, key, now]
+        sql = _statements_for(self.database).sums_many(specs)
+        values = self.database.peewee.execute_sql(sql, parameters).fetchone()
+        return {
+            budget.id: (money_from_units(values[2 * index]), money_from_units(values[2 * index + 1]))
+            for index, budget in enumerate(windowed)
+        }
+
+    def _check_fits(self, budget: BudgetInfo, amount: Decimal, spent: Decimal, reserved: Decimal) -> None:
         if budget.window == "request":
             spent = reserved = _ZERO
-        else:
-            start, end = window_bounds(budget.window, budget.timezone, when)
-            spent, reserved = self._sums(budget.scope, budget.scope_id or "", start, end, now)
         if spent + reserved + amount <= budget.limit:
             return
         who = budget.scope if budget.scope == "global" else f"{budget.scope} {budget.scope_id!r}"
@@ -584,13 +655,22 @@ class BudgetStore:
             table.delete().where(table.request_id == request_id).execute()
 
     def check_thresholds(
-        self, budgets: Sequence[BudgetInfo], *, at: datetime | None = None
+        self,
+        budgets: Sequence[BudgetInfo],
+        *,
+        at: datetime | None = None,
+        upper_bounds: Mapping[int, Decimal] | None = None,
     ) -> builtins.list[BudgetThresholdReached]:
         """Record and return the alerts newly passed by the settled spend, once per budget, window and threshold.
 
         Args:
             budgets: The budgets to check.
             at: A moment in the windows to check (the request time); defaults to now.
+            upper_bounds: Per budget id, a bound the window's spend cannot exceed yet: the spend
+                and reservations seen when the request reserved, plus this request's cost. A
+                budget whose bound is below its lowest threshold is skipped without a query.
+                Requests reserved later see this one's reservation, so the bound of the last
+                one to settle covers every request before it.
         """
         models = self.database.models
         when = _aware(at) if at is not None else datetime.now(timezone.utc)
@@ -598,6 +678,9 @@ class BudgetStore:
         events = []
         for budget in budgets:
             if budget.window == "request":
+                continue
+            bound = upper_bounds.get(budget.id) if upper_bounds is not None else None
+            if bound is not None and budget.thresholds and bound < budget.limit * min(budget.thresholds):
                 continue
             start, end = window_bounds(budget.window, budget.timezone, when)
             with self.database.errors("check budget alerts"):
@@ -692,7 +775,10 @@ class BudgetEnforcementMiddleware(Middleware):
             if not self.store.has_budgets(scopes):
                 return None
             amount = self.estimate(request)
-            budgets = self.store.reserve(request, amount, ttl_seconds=self.settings.reservation_ttl_seconds)
+            observed: dict[int, Decimal] = {}
+            budgets = self.store.reserve(
+                request, amount, ttl_seconds=self.settings.reservation_ttl_seconds, observed=observed
+            )
         except BudgetExceededError as exc:
             self.context.plugins.budget_exceeded(BudgetExceeded(request, exc))
             raise
@@ -708,6 +794,7 @@ class BudgetEnforcementMiddleware(Middleware):
             return None
         call.state["budgets"] = budgets
         call.state["reserved"] = amount
+        call.state["observed"] = observed
         return None
 
     def on_error(self, call: Call, error: BaseException) -> None:
@@ -768,8 +855,18 @@ class BudgetEnforcementMiddleware(Middleware):
             self.context.ledger.record(call.request, response, cost)
             call.state["recorded"] = True
         self._warn_if_above_reservation(call, response)
+        bounds = None
+        observed = call.state.get("observed")
+        reserved = call.state.get("reserved")
         try:
-            events = self.store.check_thresholds(budgets, at=call.request.created_at)
+            total: Decimal | None = response.cost.total
+        except Exception:
+            total = None
+        if observed and reserved is not None and total is not None:
+            settled = max(total, reserved)
+            bounds = {budget_id: seen + settled for budget_id, seen in observed.items()}
+        try:
+            events = self.store.check_thresholds(budgets, at=call.request.created_at, upper_bounds=bounds)
         except StorageError:
             logger.warning("Could not check budget alerts for %s", call.request.request_id, exc_info=True)
             return
