@@ -37,7 +37,7 @@ from costkit._estimate import upper_bound_prompt_tokens
 from costkit._models import BudgetExceeded, BudgetThresholdReached
 from costkit._money import format_amount
 from costkit._usage import Usage
-from costkit.db.schema import money_from_units, money_to_units
+from costkit.db.schema import ROLLUP_MICROS, money_from_units, money_to_units
 from costkit.errors import BudgetExceededError, ConfigurationError, PriceNotFoundError, StorageError
 from costkit.ledger import drop_broken_connection
 from costkit.middleware import Call, Middleware
@@ -236,10 +236,20 @@ class _Statements:
         self._budgets = self._name(models.Budget._meta.table_name)
         self._records = self._name(models.CostRecord._meta.table_name)
         self._reservations = self._name(models.Reservation._meta.table_name)
+        self._rollups = self._name(models.SpendRollup._meta.table_name)
         self._cache: dict[tuple[Any, ...], str] = {}
 
     def _name(self, name: str) -> str:
         return f"{self._open_quote}{name}{self._close_quote}"
+
+    def name(self, name: str) -> str:
+        """Quote a column or table name for this dialect."""
+        return self._name(name)
+
+    @property
+    def budgets_table(self) -> str:
+        """The quoted name of the budgets table."""
+        return self._budgets
 
     def _scopes(self, count: int) -> str:
         """Match any of ``count`` (scope, scope_id) pairs."""
@@ -270,24 +280,30 @@ class _Statements:
             self._cache[key] = sql
         return sql
 
-    def sums(self, scope: str, *, bounded_start: bool, bounded_end: bool) -> str:
+    def sums(self, scope: str, *, bounded_start: bool, bounded_end: bool, from_rollups: bool = True) -> str:
         """Select the settled spend and the open reservations of one scope in one statement.
 
-        Parameters: the scope id (unless ``global``), the window start and end (where bounded),
-        then the scope, the scope id and the current time for the reservations.
+        The spend comes from the quarter-hour rollups, or, for a window that does not start and
+        end on a rollup boundary, from the ledger rows. :func:`_sum_parameters` lists the
+        parameters in order.
         """
-        key = ("sums", scope, bounded_start, bounded_end)
+        key = ("sums", scope, bounded_start, bounded_end, from_rollups)
         sql = self._cache.get(key)
         if sql is None:
             conditions = []
-            if scope != "global":
-                conditions.append(f"{self._name(_SCOPE_COLUMNS[scope])} = {self._param}")
+            if from_rollups:
+                table, column, time_column = self._rollups, "amount", "bucket_start"
+                conditions += [f"{self._name('scope')} = {self._param}", f"{self._name('scope_id')} = {self._param}"]
+            else:
+                table, column, time_column = self._records, "cost", "created_at"
+                if scope != "global":
+                    conditions.append(f"{self._name(_SCOPE_COLUMNS[scope])} = {self._param}")
             if bounded_start:
-                conditions.append(f"{self._name('created_at')} >= {self._param}")
+                conditions.append(f"{self._name(time_column)} >= {self._param}")
             if bounded_end:
-                conditions.append(f"{self._name('created_at')} < {self._param}")
+                conditions.append(f"{self._name(time_column)} < {self._param}")
             where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-            spent = f"SELECT COALESCE(SUM({self._name('cost')}), 0) FROM {self._records}{where}"
+            spent = f"SELECT COALESCE(SUM({self._name(column)}), 0) FROM {table}{where}"
             held = (
                 f"SELECT COALESCE(SUM({self._name('amount')}), 0) FROM {self._reservations} "
                 f"WHERE {self._name('scope')} = {self._param} AND {self._name('scope_id')} = {self._param} "
@@ -297,18 +313,21 @@ class _Statements:
             self._cache[key] = sql
         return sql
 
-    def sums_many(self, specs: Sequence[tuple[str, bool, bool]]) -> str:
+    def sums_many(self, specs: Sequence[tuple[str, bool, bool, bool]]) -> str:
         """Select the spend and reservations of several budgets in one statement and one snapshot.
 
-        ``specs`` holds (scope, bounded start, bounded end) per budget; the parameters are those
-        of :meth:`sums` for each budget in turn, and the row has two columns per budget.
+        ``specs`` holds the arguments of :meth:`sums` per budget (scope, bounded start, bounded
+        end, from rollups); the parameters are those of each budget in turn, and the row has two
+        columns per budget.
         """
         key = ("sums_many", tuple(specs))
         sql = self._cache.get(key)
         if sql is None:
             parts = []
-            for scope, bounded_start, bounded_end in specs:
-                single = self.sums(scope, bounded_start=bounded_start, bounded_end=bounded_end)
+            for scope, bounded_start, bounded_end, from_rollups in specs:
+                single = self.sums(
+                    scope, bounded_start=bounded_start, bounded_end=bounded_end, from_rollups=from_rollups
+                )
                 parts.append(single.removeprefix("SELECT "))
             sql = "SELECT " + ", ".join(parts)
             self._cache[key] = sql
@@ -345,6 +364,32 @@ class _Statements:
             )
             self._cache[key] = sql
         return sql
+
+
+def _sums_from_values(windowed: Sequence[BudgetInfo], values: Sequence[Any]) -> dict[int, tuple[Decimal, Decimal]]:
+    """Read the row of :meth:`_Statements.sums_many`: two columns per budget, in order."""
+    return {
+        budget.id: (money_from_units(values[2 * index]), money_from_units(values[2 * index + 1]))
+        for index, budget in enumerate(windowed)
+    }
+
+
+def _on_rollup_boundaries(start: int | None, end: int | None) -> bool:
+    """Tell whether a window starts and ends on quarter-hour boundaries, so the rollups cover it exactly."""
+    return all(bound is None or bound % ROLLUP_MICROS == 0 for bound in (start, end))
+
+
+def _sum_parameters(
+    scope: str, key: str, start: int | None, end: int | None, now: int, *, from_rollups: bool
+) -> builtins.list[Any]:
+    """Return the parameters of :meth:`_Statements.sums`, in the order of its placeholders."""
+    parameters: builtins.list[Any] = [scope, key] if from_rollups else ([] if scope == "global" else [key])
+    if start is not None:
+        parameters.append(start)
+    if end is not None:
+        parameters.append(end)
+    parameters += [scope, key, now]
+    return parameters
 
 
 _statements: dict[str, _Statements] = {}
@@ -512,6 +557,15 @@ class BudgetStore:
             scopes.append(("organization", request.organization_id))
         return scopes
 
+    def applicable_budgets(self, request: Request) -> builtins.list[BudgetInfo]:
+        """Return the budgets that apply to ``request``, read without a lock."""
+        scopes = self.applicable_scopes(request)
+        database = self.database
+        select = _statements_for(database).select_budgets(len(scopes), for_update=False)
+        with database.errors("read budgets"):
+            rows = database.peewee.execute_sql(select, [value for pair in scopes for value in pair]).fetchall()
+        return [_info_from_values(row) for row in rows]
+
     def has_budgets(self, scopes: Sequence[tuple[str, str]]) -> bool:
         """Tell whether any budget exists for the scopes."""
         database = self.database
@@ -522,15 +576,13 @@ class BudgetStore:
 
     def _sums(self, scope: str, key: str, start: int | None, end: int | None, now: int) -> tuple[Decimal, Decimal]:
         database = self.database
-        sql = _statements_for(database).sums(scope, bounded_start=start is not None, bounded_end=end is not None)
-        parameters: builtins.list[Any] = [] if scope == "global" else [key]
-        if start is not None:
-            parameters.append(start)
-        if end is not None:
-            parameters.append(end)
-        parameters += [scope, key, now]
+        from_rollups = _on_rollup_boundaries(start, end)
+        sql = _statements_for(database).sums(
+            scope, bounded_start=start is not None, bounded_end=end is not None, from_rollups=from_rollups
+        )
         # One statement, so both sums come from one snapshot even under READ COMMITTED: a
         # settlement committing between two statements could otherwise be missed by both.
+        parameters = _sum_parameters(scope, key, start, end, now, from_rollups=from_rollups)
         spent_units, held_units = database.peewee.execute_sql(sql, parameters).fetchone()
         return money_from_units(spent_units), money_from_units(held_units)
 
@@ -541,6 +593,7 @@ class BudgetStore:
         *,
         ttl_seconds: int,
         observed: dict[int, Decimal] | None = None,
+        budgets: Sequence[BudgetInfo] | None = None,
     ) -> builtins.list[BudgetInfo]:
         """Reserve ``amount`` for ``request`` against every applicable budget, or raise.
 
@@ -554,6 +607,8 @@ class BudgetStore:
             ttl_seconds: How long the reservation counts if nobody settles or releases it.
             observed: Receives, per budget id, the settled spend plus the other requests'
                 reservations seen in the budget's window (see :meth:`check_thresholds`).
+            budgets: The applicable budgets, when the caller has just read them with
+                :meth:`applicable_budgets`; PostgreSQL then skips reading them again.
 
         Returns:
             The budgets that applied (empty when none exist).
@@ -567,6 +622,11 @@ class BudgetStore:
         now = _now_us()
         statements = _statements_for(database)
         engine = database.peewee
+        if database.kind == "postgresql" and not engine.in_transaction():
+            if budgets is None:
+                budgets = self.applicable_budgets(request)
+            with database.errors("reserve budget"):
+                return self._reserve_postgresql(request, amount, list(budgets), ttl_seconds, observed, when, now)
         select = statements.select_budgets(len(scopes), for_update=database.kind == "postgresql")
         with database.errors("reserve budget"), database.write_transaction():
             rows = engine.execute_sql(select, [value for pair in scopes for value in pair]).fetchall()
@@ -574,56 +634,113 @@ class BudgetStore:
             if not budgets:
                 return []
             if amount > 0:
-                sums = self._window_sums(budgets, when, now)
-                for budget in budgets:
-                    spent, held = sums.get(budget.id, (_ZERO, _ZERO))
-                    self._check_fits(budget, amount, spent, held)
-                    if observed is not None:
-                        observed[budget.id] = spent + held
-                # NOTE: a request still running after ttl_seconds loses its reservation, so
-                # requests admitted after that may overspend by up to its estimate.
-                keys = sorted({(budget.scope, budget.scope_id or "") for budget in budgets})
-                units = money_to_units(amount)
-                expires_at = now + ttl_seconds * 1_000_000
-                rows = [
-                    value for scope, key in keys for value in (request.request_id, scope, key, units, now, expires_at)
-                ]
-                expired = [*(value for pair in keys for value in pair), now]
+                self._check_all(budgets, amount, self._window_sums(budgets, when, now), observed)
+                insert_sql, insert_parameters = self._reservation_rows(request, amount, budgets, ttl_seconds, now)
+                engine.execute_sql(insert_sql, insert_parameters)
                 # Holds of dead holders no longer count; remove them while the lock is held.
-                if database.kind == "postgresql":
-                    insert = statements.insert_reservations(len(keys), delete_expired_scopes=len(keys))
-                    engine.execute_sql(insert, [*expired, *rows])
-                else:
-                    engine.execute_sql(statements.insert_reservations(len(keys)), rows)
-                    engine.execute_sql(statements.delete_expired(len(keys)), expired)
+                keys = sorted({(budget.scope, budget.scope_id or "") for budget in budgets})
+                engine.execute_sql(
+                    statements.delete_expired(len(keys)), [*(value for pair in keys for value in pair), now]
+                )
         return budgets
+
+    def _reserve_postgresql(
+        self,
+        request: Request,
+        amount: Decimal,
+        budgets: builtins.list[BudgetInfo],
+        ttl_seconds: int,
+        observed: dict[int, Decimal] | None,
+        when: datetime,
+        now: int,
+    ) -> builtins.list[BudgetInfo]:
+        """Reserve on PostgreSQL in two round trips.
+
+        The first sends ``BEGIN``, the row locks of the budgets (``FOR UPDATE``, in id order,
+        so concurrent requests queue instead of deadlocking) and the window sums as one
+        string; each statement of it takes its own snapshot, so the sums see every settlement
+        committed before the locks were granted. The second inserts the reservations and
+        commits, or rolls back when the request does not fit.
+        """
+        # NOTE: the limits are those read just before the locks; a limit changed in between
+        # applies from the next request on.
+        if not budgets or amount <= 0:
+            return budgets
+        engine = self.database.peewee
+        statements = _statements_for(self.database)
+        ids = ", ".join(str(int(budget.id)) for budget in sorted(budgets, key=lambda budget: budget.id))
+        lock = f"SELECT 1 FROM {statements.budgets_table} WHERE {statements.name('id')} IN ({ids}) FOR UPDATE"
+        windowed = [budget for budget in budgets if budget.window != "request"]
+        sums_sql, sums_parameters = self._window_sums_statement(windowed, when, now)
+        try:
+            cursor = engine.execute_sql(f"BEGIN; {lock}; {sums_sql or 'SELECT 1'}", sums_parameters)
+            values = cursor.fetchone()
+            sums = _sums_from_values(windowed, values) if sums_sql else {}
+            self._check_all(budgets, amount, sums, observed)
+            insert_sql, insert_parameters = self._reservation_rows(request, amount, budgets, ttl_seconds, now)
+            engine.execute_sql(f"{insert_sql}; COMMIT", insert_parameters)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                engine.execute_sql("ROLLBACK")
+            raise
+        return budgets
+
+    def _check_all(
+        self,
+        budgets: Sequence[BudgetInfo],
+        amount: Decimal,
+        sums: Mapping[int, tuple[Decimal, Decimal]],
+        observed: dict[int, Decimal] | None,
+    ) -> None:
+        for budget in budgets:
+            spent, held = sums.get(budget.id, (_ZERO, _ZERO))
+            self._check_fits(budget, amount, spent, held)
+            if observed is not None:
+                observed[budget.id] = spent + held
+
+    def _reservation_rows(
+        self, request: Request, amount: Decimal, budgets: Sequence[BudgetInfo], ttl_seconds: int, now: int
+    ) -> tuple[str, builtins.list[Any]]:
+        """Return the statement inserting the request's reservations and, on PostgreSQL, deleting expired ones."""
+        statements = _statements_for(self.database)
+        # NOTE: a request still running after ttl_seconds loses its reservation, so
+        # requests admitted after that may overspend by up to its estimate.
+        keys = sorted({(budget.scope, budget.scope_id or "") for budget in budgets})
+        units = money_to_units(amount)
+        expires_at = now + ttl_seconds * 1_000_000
+        rows = [value for scope, key in keys for value in (request.request_id, scope, key, units, now, expires_at)]
+        if self.database.kind == "postgresql":
+            # Holds of dead holders no longer count; remove them while the lock is held.
+            expired = [*(value for pair in keys for value in pair), now]
+            return statements.insert_reservations(len(keys), delete_expired_scopes=len(keys)), [*expired, *rows]
+        return statements.insert_reservations(len(keys)), rows
+
+    def _window_sums_statement(
+        self, windowed: Sequence[BudgetInfo], when: datetime, now: int
+    ) -> tuple[str | None, builtins.list[Any]]:
+        """Return the statement and parameters that read the sums of ``windowed`` budgets."""
+        if not windowed:
+            return None, []
+        specs = []
+        parameters: builtins.list[Any] = []
+        for budget in windowed:
+            start, end = window_bounds(budget.window, budget.timezone, when)
+            from_rollups = _on_rollup_boundaries(start, end)
+            specs.append((budget.scope, start is not None, end is not None, from_rollups))
+            parameters += _sum_parameters(
+                budget.scope, budget.scope_id or "", start, end, now, from_rollups=from_rollups
+            )
+        return _statements_for(self.database).sums_many(specs), parameters
 
     def _window_sums(
         self, budgets: Sequence[BudgetInfo], when: datetime, now: int
     ) -> dict[int, tuple[Decimal, Decimal]]:
         """Return (settled spend, open reservations) per budget id in the windows containing ``when``."""
         windowed = [budget for budget in budgets if budget.window != "request"]
-        if not windowed:
+        sql, parameters = self._window_sums_statement(windowed, when, now)
+        if sql is None:
             return {}
-        specs = []
-        parameters: builtins.list[Any] = []
-        for budget in windowed:
-            start, end = window_bounds(budget.window, budget.timezone, when)
-            key = budget.scope_id or ""
-            specs.append((budget.scope, start is not None, end is not None))
-            if budget.scope != "global":
-                parameters.append(key)
-            if start is not None:
-                parameters.append(start)
-            if end is not None:
-                parameters.append(end)
-            parameters += [budget.scope, key, now]
-        sql = _statements_for(self.database).sums_many(specs)
-        values = self.database.peewee.execute_sql(sql, parameters).fetchone()
-        return {
-            budget.id: (money_from_units(values[2 * index]), money_from_units(values[2 * index + 1]))
-            for index, budget in enumerate(windowed)
-        }
+        return _sums_from_values(windowed, self.database.peewee.execute_sql(sql, parameters).fetchone())
 
     def _check_fits(self, budget: BudgetInfo, amount: Decimal, spent: Decimal, reserved: Decimal) -> None:
         if budget.window == "request":
@@ -770,14 +887,18 @@ class BudgetEnforcementMiddleware(Middleware):
     def on_request(self, call: Call) -> None:
         """Reserve the worst case against every applicable budget, or raise BudgetExceededError."""
         request = call.request
-        scopes = BudgetStore.applicable_scopes(request)
         try:
-            if not self.store.has_budgets(scopes):
+            applicable = self.store.applicable_budgets(request)
+            if not applicable:
                 return None
             amount = self.estimate(request)
             observed: dict[int, Decimal] = {}
             budgets = self.store.reserve(
-                request, amount, ttl_seconds=self.settings.reservation_ttl_seconds, observed=observed
+                request,
+                amount,
+                ttl_seconds=self.settings.reservation_ttl_seconds,
+                observed=observed,
+                budgets=applicable,
             )
         except BudgetExceededError as exc:
             self.context.plugins.budget_exceeded(BudgetExceeded(request, exc))

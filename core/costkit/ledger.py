@@ -26,7 +26,7 @@ from peewee import fn
 
 from costkit._models import CostCalculated
 from costkit._usage import COUNT_FIELDS, Usage
-from costkit.db.schema import money_from_units
+from costkit.db.schema import ROLLUP_MICROS, ROLLUP_SCOPES, money_from_units, money_to_units
 from costkit.errors import ConfigurationError, CostkitError, StorageError
 from costkit.middleware import Call, Middleware
 
@@ -74,6 +74,7 @@ _OLD_SQLITE_MAX_PARAMETERS: Final = 999
 _POSTGRESQL_MAX_PARAMETERS: Final = 65_535
 """The maximum number of bind parameters in one PostgreSQL statement."""
 _DELETE_BATCH: Final = 500
+_ROLLUP_BATCH: Final = 200
 _MISSING: Final = object()
 
 
@@ -301,21 +302,45 @@ class _InsertPlan:
         # ON CONFLICT on the request id only: SQLite's INSERT OR IGNORE would also drop rows
         # that break a NOT NULL constraint, without an error.
         self._insert_tail = f" ON CONFLICT ({quote_open}request_id{quote_close}) DO NOTHING"
+        self._returning = ' RETURNING "created_at", "cost", "user_id", "project_id", "organization_id"'
+        rollups = f"{quote_open}{database.models.SpendRollup._meta.table_name}{quote_close}"
+        self._rollup_head = f'INSERT INTO {rollups} ("scope", "scope_id", "bucket_start", "amount") VALUES '
+        self._rollup_values = "(" + ", ".join([engine.param] * 4) + ")"
+        self._rollup_tail = (
+            ' ON CONFLICT ("scope", "scope_id", "bucket_start") '
+            f'DO UPDATE SET "amount" = {rollups}."amount" + excluded."amount"'
+        )
         reservations = database.models.Reservation._meta.table_name
         self._delete_head = (
             f"DELETE FROM {quote_open}{reservations}{quote_close} WHERE {quote_open}request_id{quote_close} IN ("
         )
 
     def insert(self, rows: int) -> str:
-        """Return the INSERT of ``rows`` rows."""
-        return self._insert_head + ", ".join([self._placeholders] * rows) + self._insert_tail
+        """Return the INSERT of ``rows`` rows, returning the time, cost and scope ids of those inserted."""
+        return self._insert_head + ", ".join([self._placeholders] * rows) + self._insert_tail + self._returning
+
+    def add_spend(self, buckets: int) -> str:
+        """Return the upsert adding amounts to ``buckets`` spend rollups (scope, id, bucket, units each)."""
+        return self._rollup_head + ", ".join([self._rollup_values] * buckets) + self._rollup_tail
 
     def insert_settling(self) -> str:
-        """Return one PostgreSQL statement that deletes a request's reservations and inserts its row.
+        """Return one PostgreSQL statement that records one row, adds it to the rollups and settles it.
 
-        The first parameter is the request id of the reservations, then the row's values.
+        The parameters are the row's values, then the request id of the reservations to delete.
         """
-        return f"WITH settled AS ({self.delete_reservations(1)}) {self.insert(1)}"
+        selects = " UNION ALL ".join(
+            f"SELECT '{scope}' AS scope, {column or chr(39) * 2} AS scope_id, created_at, cost FROM inserted"
+            + (f" WHERE {column} IS NOT NULL" if column else "")
+            for scope, column in ROLLUP_SCOPES
+        )
+        return (
+            f"WITH inserted AS ({self.insert(1)}), "
+            f"settled AS ({self.delete_reservations(1)}), "
+            f"spend AS ({selects}) "
+            f"{self._rollup_head.removesuffix('VALUES ')}"
+            f"SELECT scope, scope_id, (created_at / {ROLLUP_MICROS}) * {ROLLUP_MICROS}, cost FROM spend"
+            f"{self._rollup_tail}"
+        )
 
     def delete_reservations(self, request_ids: int) -> str:
         """Return the DELETE of the reservations of ``request_ids`` requests."""
@@ -383,19 +408,48 @@ class Ledger:
         parameters = [_parameters(plan.fields, {**row, "recorded_at": now}) for row in rows]
         self.database.ensure_schema()
         if len(rows) == 1 and self.database.kind == "postgresql" and not engine.in_transaction():
-            # One statement is atomic on its own: the row and the removal of its reservation
-            # commit together, in one round trip instead of four.
+            # One statement is atomic on its own: the row, its spend rollups and the removal
+            # of its reservation commit together, in one round trip instead of six.
             with self.database.errors("write a cost record"):
-                engine.execute_sql(plan.insert_settling(), [rows[0]["request_id"], *parameters[0]])
+                engine.execute_sql(plan.insert_settling(), [*parameters[0], rows[0]["request_id"]])
             return
         with self.database.errors("write cost records"), self.database.write_transaction():
+            spend: dict[tuple[str, str, int], int] = {}
             for start in range(0, len(parameters), plan.batch_size):
                 batch = parameters[start : start + plan.batch_size]
-                engine.execute_sql(plan.insert(len(batch)), [value for row in batch for value in row])
+                # RETURNING lists only the rows inserted, not those already stored, so a
+                # replayed row never adds to the rollups twice.
+                cursor = engine.execute_sql(plan.insert(len(batch)), [value for row in batch for value in row])
+                for created_at, units, *scope_ids in cursor.fetchall():
+                    bucket = created_at - created_at % ROLLUP_MICROS
+                    for (scope, _column), scope_id in zip(ROLLUP_SCOPES, [None, *scope_ids], strict=True):
+                        if scope == "global" or scope_id is not None:
+                            key = (scope, scope_id or "", bucket)
+                            spend[key] = spend.get(key, 0) + units
+            items = list(spend.items())
+            for start in range(0, len(items), _ROLLUP_BATCH):
+                chunk = items[start : start + _ROLLUP_BATCH]
+                values = [
+                    value for (scope, scope_id, bucket), units in chunk for value in (scope, scope_id, bucket, units)
+                ]
+                engine.execute_sql(plan.add_spend(len(chunk)), values)
             request_ids = [row["request_id"] for row in rows]
             for start in range(0, len(request_ids), _DELETE_BATCH):
-                chunk = request_ids[start : start + _DELETE_BATCH]
-                engine.execute_sql(plan.delete_reservations(len(chunk)), chunk)
+                chunk_ids = request_ids[start : start + _DELETE_BATCH]
+                engine.execute_sql(plan.delete_reservations(len(chunk_ids)), chunk_ids)
+
+    def _adjust_spend(self, row: Any, delta: Decimal) -> None:
+        """Add ``delta`` to the spend rollups of a ledger row (inside the caller's transaction)."""
+        if not delta:
+            return
+        units = money_to_units(delta)
+        bucket = row.created_at - row.created_at % ROLLUP_MICROS
+        values = []
+        for scope, column in ROLLUP_SCOPES:
+            scope_id = getattr(row, column) if column else ""
+            if scope_id is not None:
+                values += [scope, scope_id, bucket, units]
+        self.database.peewee.execute_sql(self._insert_plan().add_spend(len(values) // 4), values)
 
     def _insert_plan(self) -> _InsertPlan:
         plan = self._plan
@@ -613,6 +667,7 @@ class Ledger:
                         previous_price_source=row.price_source,
                         repriced_at=now,
                     ).where(table.id == row.id).execute()
+                    self._adjust_spend(row, cost.total - row.cost)
                 if progress is not None:
                     progress(examined, count)
         return RepriceResult(examined=examined, changed=changed, previous_total=previous_total, new_total=new_total)

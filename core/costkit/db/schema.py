@@ -32,6 +32,11 @@ __all__ = [
     "money_to_units",
 ]
 
+ROLLUP_MICROS: Final = 900_000_000
+"""The width of a spend rollup bucket: 15 minutes, in microseconds. Every current UTC offset is
+a whole number of quarter hours, so local midnights, and with them the day, week and month
+windows of budgets, start on a bucket boundary."""
+
 MONEY_EXPONENT: Final = 12
 """Money is stored as an integer count of 10^-12 units of its currency."""
 
@@ -190,6 +195,17 @@ class Reservation(_Base):
         )
 
 
+class SpendRollup(_Base):
+    scope = peewee.CharField(max_length=16)
+    scope_id = peewee.CharField(max_length=200)
+    bucket_start = peewee.BigIntegerField()
+    amount = MoneyField()
+
+    class Meta:
+        table_name = "costkit_spend_rollups"
+        indexes = ((("scope", "scope_id", "bucket_start"), True),)
+
+
 class AlertSent(_Base):
     budget_id = peewee.IntegerField()
     window_start = peewee.BigIntegerField()
@@ -236,7 +252,17 @@ class ConversationMessage(_Base):
         indexes = ((("conversation_id", "position"), True),)
 
 
-MODELS: Final = (MetaValue, PriceRow, CostRecord, Budget, Reservation, AlertSent, Conversation, ConversationMessage)
+MODELS: Final = (
+    MetaValue,
+    PriceRow,
+    CostRecord,
+    Budget,
+    Reservation,
+    SpendRollup,
+    AlertSent,
+    Conversation,
+    ConversationMessage,
+)
 
 
 def bind_models(database: peewee.Database) -> SimpleNamespace:
@@ -280,7 +306,38 @@ def _index_cost(models: SimpleNamespace) -> None:
         database.execute_sql(f'CREATE INDEX IF NOT EXISTS "{new_name}" ON "{table}" ({column_list})')
 
 
-MIGRATIONS: Final[tuple[Callable[[SimpleNamespace], None], ...]] = (_create_all, _index_cost)
+ROLLUP_SCOPES: Final = (
+    ("global", None),
+    ("user", "user_id"),
+    ("project", "project_id"),
+    ("organization", "organization_id"),
+)
+"""Each budget scope and the ledger column holding its id (none for the global scope)."""
+
+
+def _add_rollups(models: SimpleNamespace) -> None:
+    """Create the spend rollups and fill them from the ledger rows already stored.
+
+    Budget checks sum these quarter-hour buckets instead of every ledger row of a window, so
+    their cost no longer grows with the number of requests.
+    """
+    database = models.CostRecord._meta.database
+    database.create_tables([models.SpendRollup], safe=True)
+    rollups = models.SpendRollup._meta.table_name
+    records = models.CostRecord._meta.table_name
+    database.execute_sql(f'DELETE FROM "{rollups}"')
+    bucket = f'("created_at" / {ROLLUP_MICROS}) * {ROLLUP_MICROS}'
+    for scope, column in ROLLUP_SCOPES:
+        scope_id = f'"{column}"' if column else "''"
+        where = f' WHERE "{column}" IS NOT NULL' if column else ""
+        group = f'"{column}", {bucket}' if column else bucket
+        database.execute_sql(
+            f'INSERT INTO "{rollups}" ("scope", "scope_id", "bucket_start", "amount") '
+            f'SELECT \'{scope}\', {scope_id}, {bucket}, SUM("cost") FROM "{records}"{where} GROUP BY {group}'
+        )
+
+
+MIGRATIONS: Final[tuple[Callable[[SimpleNamespace], None], ...]] = (_create_all, _index_cost, _add_rollups)
 """Migrations in order; migration ``n`` brings the schema from version ``n`` to ``n + 1``."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
