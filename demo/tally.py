@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
+from costkit._money import format_amount
+
 if TYPE_CHECKING:
     from costkit import Response
     from costkit.ledger import ReportRow
@@ -119,5 +121,7 @@ class Tally:
             for field in ("requests", "input_tokens", "output_tokens", "cost"):
                 mine, theirs = getattr(printed, field), getattr(ledger, field)
                 if mine != theirs:
+                    if field == "cost":
+                        mine, theirs = format_amount(mine), format_amount(theirs)
                     problems.append(f"{group_by} {key!r}: printed {field} {mine}, ledger report {theirs}")
         return problems

@@ -110,7 +110,7 @@ class TestTally:
 
         problems = tally.compare(rows, "model")
 
-        assert problems == ["model 'smollm2': printed cost 0.00003500, ledger report 0.000035000001"]
+        assert problems == ["model 'smollm2': printed cost 0.000035, ledger report 0.000035000001"]
 
     def test_compare_extra_group(self) -> None:
         """A ledger group that the demo never printed is reported, field by field."""

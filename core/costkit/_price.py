@@ -11,7 +11,7 @@ import attrs
 from costkit._usage import Usage
 from costkit.errors import PricingError, UsageError
 
-__all__ = ["RATE_FIELDS", "CostBreakdown", "ModelPrice", "PriceTier", "ServiceTierPrice"]
+__all__ = ["COMPONENTS", "RATE_FIELDS", "CostBreakdown", "ModelPrice", "PriceTier", "ServiceTierPrice"]
 
 RATE_FIELDS: Final = (
     "input",
@@ -37,6 +37,22 @@ MAX_RATE: Final = Decimal(1_000_000)
 
 _ZERO: Final = Decimal(0)
 _MILLION_EXPONENT: Final = -6
+_PICO: Final = Decimal("1E-12")
+"""10^-12 USD: multiplying a whole count of it by this is exact and faster than scaleb()."""
+_NO_PARTS: Final = (0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+COMPONENTS: Final = (
+    "input",
+    "cached_input",
+    "cache_write",
+    "output",
+    "reasoning",
+    "audio_input",
+    "image_input",
+    "audio_output",
+    "image_output",
+)
+"""The token classes a CostBreakdown prices separately, in the order of its parts."""
 _BASE_SERVICE_TIERS: Final = frozenset({"default", "auto", "standard"})
 """Service tier names that mean the base rates."""
 
@@ -213,18 +229,27 @@ class ServiceTierPrice:
     "Prompt-length tiers of this service tier; when set, they replace the base price's tiers."
 
 
-class _PerTokenRates(NamedTuple):
-    """The rates of :class:`_Rates` in USD per token, in the order of RATE_FIELDS."""
+class _PicoRates(NamedTuple):
+    """The rates of :class:`_Rates` as whole numbers of 10^-12 USD per token, in the order of RATE_FIELDS.
 
-    input: Decimal
-    cached_input: Decimal
-    cache_write: Decimal
-    output: Decimal
-    reasoning: Decimal
-    audio_input: Decimal | None
-    audio_output: Decimal | None
-    image_input: Decimal | None
-    image_output: Decimal | None
+    A rate has at most six decimal places per million tokens, so this is exact, and the cost
+    of a token class is one integer multiplication.
+    """
+
+    input: int
+    cached_input: int
+    cache_write: int
+    output: int
+    reasoning: int
+    audio_input: int | None
+    audio_output: int | None
+    image_input: int | None
+    image_output: int | None
+
+
+def _pico(rate: Decimal) -> int:
+    """Convert USD per million tokens to whole 10^-12 USD per token (exact: at most six places)."""
+    return int(rate.scaleb(MAX_RATE_PLACES))
 
 
 @attrs.frozen(slots=True)
@@ -240,26 +265,25 @@ class _Rates:
     audio_output: Decimal | None
     image_input: Decimal | None
     image_output: Decimal | None
-    per_token: _PerTokenRates = attrs.field(init=False, repr=False, eq=False)
-    "The same rates in USD per token, so that the cost of a token class is one multiplication."
+    pico: _PicoRates = attrs.field(init=False, repr=False, eq=False)
+    "The same rates in whole 10^-12 USD per token."
 
     def __attrs_post_init__(self) -> None:
-        # rate.scaleb(-6) * n has the same digits and exponent as (rate * n).scaleb(-6).
-        def scaled(rate: Decimal | None) -> Decimal | None:
-            return None if rate is None else rate.scaleb(_MILLION_EXPONENT)
+        def optional(rate: Decimal | None) -> int | None:
+            return None if rate is None else _pico(rate)
 
-        per_token = _PerTokenRates(
-            input=self.input.scaleb(_MILLION_EXPONENT),
-            cached_input=self.cached_input.scaleb(_MILLION_EXPONENT),
-            cache_write=self.cache_write.scaleb(_MILLION_EXPONENT),
-            output=self.output.scaleb(_MILLION_EXPONENT),
-            reasoning=self.reasoning.scaleb(_MILLION_EXPONENT),
-            audio_input=scaled(self.audio_input),
-            audio_output=scaled(self.audio_output),
-            image_input=scaled(self.image_input),
-            image_output=scaled(self.image_output),
+        pico = _PicoRates(
+            input=_pico(self.input),
+            cached_input=_pico(self.cached_input),
+            cache_write=_pico(self.cache_write),
+            output=_pico(self.output),
+            reasoning=_pico(self.reasoning),
+            audio_input=optional(self.audio_input),
+            audio_output=optional(self.audio_output),
+            image_input=optional(self.image_input),
+            image_output=optional(self.image_output),
         )
-        object.__setattr__(self, "per_token", per_token)
+        object.__setattr__(self, "pico", pico)
 
     @classmethod
     def layered(cls, *layers: Any) -> _Rates:
@@ -481,7 +505,7 @@ class ModelPrice:
             audio_out_rate,
             image_in_rate,
             image_out_rate,
-        ) = rates.per_token
+        ) = rates.pico
         cached = usage.cached_input_tokens
         written = usage.cache_write_tokens
         reasoning = usage.reasoning_tokens
@@ -504,59 +528,31 @@ class ModelPrice:
             message = f"audio, image and reasoning output tokens exceed the output of {usage!r}"
             raise UsageError(message)
 
-        # Zero counts skip the multiplication and the addition: a zero term would not change
-        # the digits or the exponent of the total, since every cost has a negative exponent.
-        total = _ZERO
-        input_cost = cached_cost = write_cost = output_cost = reasoning_cost = _ZERO
-        audio_in_cost = image_in_cost = audio_out_cost = image_out_cost = _ZERO
-        if text_in:
-            input_cost = input_rate * text_in
-            total = input_cost
-        if cached:
-            cached_cost = cached_rate * cached
-            total += cached_cost
-        if written:
-            write_cost = write_rate * written
-            total += write_cost
-        if text_out:
-            output_cost = output_rate * text_out
-            total += output_cost
-        if reasoning:
-            reasoning_cost = reasoning_rate * reasoning
-            total += reasoning_cost
-        if audio_in and audio_in_rate is not None:
-            audio_in_cost = audio_in_rate * audio_in
-            total += audio_in_cost
-        if image_in and image_in_rate is not None:
-            image_in_cost = image_in_rate * image_in
-            total += image_in_cost
-        if audio_out and audio_out_rate is not None:
-            audio_out_cost = audio_out_rate * audio_out
-            total += audio_out_cost
-        if image_out and image_out_rate is not None:
-            image_out_cost = image_out_rate * image_out
-            total += image_out_cost
+        # Whole 10^-12 USD per class: exact integer arithmetic, converted to Decimal once.
+        parts = (
+            text_in * input_rate,
+            cached * cached_rate,
+            written * write_rate,
+            text_out * output_rate,
+            reasoning * reasoning_rate,
+            audio_in * audio_in_rate if audio_in else 0,  # type: ignore[operator]
+            image_in * image_in_rate if image_in else 0,  # type: ignore[operator]
+            audio_out * audio_out_rate if audio_out else 0,  # type: ignore[operator]
+            image_out * image_out_rate if image_out else 0,  # type: ignore[operator]
+        )
         return _breakdown(
             {
                 "provider": self.provider,
                 "model": self.model,
                 "currency": self.currency,
-                "total": total,
+                "total": Decimal(sum(parts)) * _PICO,
                 "usage": usage,
                 "price": self,
-                "input": input_cost,
-                "cached_input": cached_cost,
-                "cache_write": write_cost,
-                "output": output_cost,
-                "reasoning": reasoning_cost,
-                "audio_input": audio_in_cost,
-                "image_input": image_in_cost,
-                "audio_output": audio_out_cost,
-                "image_output": image_out_cost,
                 "free": False,
                 "unpriced": False,
                 "service_tier": service_tier,
                 "provider_reported": usage.provider_reported_cost,
+                "_parts": parts,
             }
         )
 
@@ -582,24 +578,6 @@ class CostBreakdown:
     "The token counts that were priced."
     price: ModelPrice | None
     "The price applied, or ``None`` when the model is unpriced."
-    input: Decimal = _ZERO
-    "Cost of uncached text input tokens."
-    cached_input: Decimal = _ZERO
-    "Cost of cached input tokens."
-    cache_write: Decimal = _ZERO
-    "Cost of tokens written to the cache."
-    output: Decimal = _ZERO
-    "Cost of text output tokens other than reasoning."
-    reasoning: Decimal = _ZERO
-    "Cost of reasoning tokens."
-    audio_input: Decimal = _ZERO
-    "Cost of audio input tokens priced at their own rate."
-    image_input: Decimal = _ZERO
-    "Cost of image input tokens priced at their own rate."
-    audio_output: Decimal = _ZERO
-    "Cost of audio output tokens priced at their own rate."
-    image_output: Decimal = _ZERO
-    "Cost of image output tokens priced at their own rate."
     free: bool = False
     "True when the model is free by declaration."
     unpriced: bool = False
@@ -608,6 +586,61 @@ class CostBreakdown:
     "The service tier whose rates were applied, if any."
     provider_reported: Decimal | None = None
     "The charge the provider stated for the response, when it states one."
+    _parts: tuple[int, ...] = attrs.field(default=_NO_PARTS, alias="parts", repr=False)
+    "The cost of each token class in whole 10^-12 USD, in the order of :data:`COMPONENTS`."
+
+    def _part(self, index: int) -> Decimal:
+        units = self._parts[index]
+        return Decimal(units) * _PICO if units else _ZERO
+
+    @property
+    def input(self) -> Decimal:
+        """Cost of uncached text input tokens."""
+        return self._part(0)
+
+    @property
+    def cached_input(self) -> Decimal:
+        """Cost of cached input tokens."""
+        return self._part(1)
+
+    @property
+    def cache_write(self) -> Decimal:
+        """Cost of tokens written to the cache."""
+        return self._part(2)
+
+    @property
+    def output(self) -> Decimal:
+        """Cost of text output tokens other than reasoning."""
+        return self._part(3)
+
+    @property
+    def reasoning(self) -> Decimal:
+        """Cost of reasoning tokens."""
+        return self._part(4)
+
+    @property
+    def audio_input(self) -> Decimal:
+        """Cost of audio input tokens priced at their own rate."""
+        return self._part(5)
+
+    @property
+    def image_input(self) -> Decimal:
+        """Cost of image input tokens priced at their own rate."""
+        return self._part(6)
+
+    @property
+    def audio_output(self) -> Decimal:
+        """Cost of audio output tokens priced at their own rate."""
+        return self._part(7)
+
+    @property
+    def image_output(self) -> Decimal:
+        """Cost of image output tokens priced at their own rate."""
+        return self._part(8)
+
+    def components(self) -> dict[str, Decimal]:
+        """Return the cost of each token class, by name."""
+        return {name: self._part(index) for index, name in enumerate(COMPONENTS)}
 
     @property
     def source(self) -> str | None:
