@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import subprocess
 import sys
 import types
 import warnings
@@ -101,6 +102,38 @@ class TestRegistration:
         plugin_manager.register(make_plugin(costkit_register_middleware=register_audit), name="second")
         with pytest.raises(PluginError, match="'audit', which is taken"):
             plugin_manager.middleware_classes()
+
+    def test_middleware_registered_by_path(self, plugin_manager: PluginManager) -> None:
+        """A 'module:Class' registration is imported on first use and checked then."""
+
+        def costkit_register_middleware(register: Callable[..., None]) -> None:
+            register("audit", f"{__name__}:AuditMiddleware")
+            register("broken", f"{__name__}:NoSuchMiddleware")
+
+        plugin_manager.register(make_plugin(costkit_register_middleware=costkit_register_middleware), name="paths")
+        with pytest.raises(PluginError, match="'broken'.*cannot be imported"):
+            plugin_manager.middleware_classes()
+
+    def test_middleware_path_resolves_to_class(self, plugin_manager: PluginManager) -> None:
+        """A middleware registered by path resolves to its class."""
+
+        def costkit_register_middleware(register: Callable[..., None]) -> None:
+            register("audit", f"{__name__}:AuditMiddleware")
+
+        plugin_manager.register(make_plugin(costkit_register_middleware=costkit_register_middleware), name="paths")
+        assert plugin_manager.middleware_classes()["audit"] is AuditMiddleware
+
+    def test_discovery_imports_no_database_modules(self) -> None:
+        """Loading the plugins and their pricing sources leaves peewee and cattrs unimported."""
+        script = (
+            "import sys\n"
+            "from costkit.plugin.manager import PluginManager\n"
+            "manager = PluginManager()\n"
+            "manager.drivers(); manager.token_extractors(); manager.pricing_sources()\n"
+            "print(sorted(name for name in ('peewee', 'cattrs', 'httpx') if name in sys.modules))\n"
+        )
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+        assert result.stdout.strip() == "[]"
 
     def test_source_without_find_is_rejected(self, plugin_manager: PluginManager) -> None:
         """A pricing source must have a find method."""

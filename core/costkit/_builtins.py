@@ -16,16 +16,13 @@ __all__ = ["costkit_register_middleware", "costkit_register_pricing_sources"]
 @hookimpl
 def costkit_register_pricing_sources(register: Callable[..., None]) -> None:
     """Register the database pricing source first in the chain (priority 0)."""
-    from costkit.db.prices import DatabasePriceSource
+    from costkit._database_source import DatabasePriceSource
 
     register(DatabasePriceSource(), priority=0)
 
 
 @hookimpl
 def costkit_register_middleware(register: Callable[..., None]) -> None:
-    """Register ``cost-tracking`` and ``budget-enforcement``."""
-    from costkit.budgets import BudgetEnforcementMiddleware
-    from costkit.ledger import CostTrackingMiddleware
-
-    register("budget-enforcement", BudgetEnforcementMiddleware)
-    register("cost-tracking", CostTrackingMiddleware)
+    """Register ``cost-tracking`` and ``budget-enforcement``, imported on first use."""
+    register("budget-enforcement", "costkit.budgets:BudgetEnforcementMiddleware")
+    register("cost-tracking", "costkit.ledger:CostTrackingMiddleware")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from costkit._convert import converter
+from costkit._database_source import DATABASE_SOURCE, DatabasePriceSource
 from costkit._price import ModelPrice
 from costkit.errors import PricingError
 
@@ -19,23 +20,6 @@ if TYPE_CHECKING:
     from costkit.db import Database
 
 __all__ = ["DATABASE_SOURCE", "BoundDatabasePriceSource", "DatabasePriceSource", "PriceStore"]
-
-DATABASE_SOURCE = "database"
-"""The source name of prices read from the database."""
-
-
-class DatabasePriceSource:
-    """The database pricing source as registered by the core; each client binds it to its database."""
-
-    name = DATABASE_SOURCE
-
-    def find(self, provider: str, model: str) -> Sequence[ModelPrice]:
-        """Return nothing: an unbound source has no database to read."""
-        return ()
-
-    def bind(self, database: Database) -> BoundDatabasePriceSource:
-        """Return the source reading prices from ``database``."""
-        return BoundDatabasePriceSource(database)
 
 
 class BoundDatabasePriceSource:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
 import os
@@ -59,7 +60,8 @@ class _Registries:
     drivers: dict[str, Callable[..., Any]]
     extractors: dict[str, Callable[..., Any]]
     pricing_sources: list[tuple[int, int, Any]]
-    middleware: dict[str, type]
+    middleware: dict[str, tuple[type | str, str]]
+    "Each middleware name's class, or its 'module:Class' path until first use, and its plugin."
 
 
 def _blocked_from_environment() -> set[str]:
@@ -253,23 +255,27 @@ class PluginManager:
             registries.pricing_sources.append((priority, counter, source))
             counter += 1
 
-        def register_middleware(name: str, middleware_class: type) -> None:
-            from costkit.middleware import Middleware
-
-            if not (isinstance(middleware_class, type) and issubclass(middleware_class, Middleware)):
-                message = (
-                    f"Plugin {plugin_name!r} registered {middleware_class!r} as middleware {name!r}; "
-                    "middleware must be a subclass of costkit.middleware.Middleware"
-                )
-                raise PluginError(message, plugin=plugin_name, hook=hook_name)
+        def register_middleware(name: str, middleware_class: type | str) -> None:
+            # A "module:Class" string defers the import to the first use of the middleware,
+            # which keeps plugin discovery fast; it is checked like a class when it loads.
+            if isinstance(middleware_class, str):
+                if ":" not in middleware_class:
+                    message = (
+                        f"Plugin {plugin_name!r} registered middleware {name!r} as {middleware_class!r}; "
+                        "give a class or a 'module:Class' string"
+                    )
+                    raise PluginError(message, plugin=plugin_name, hook=hook_name)
+            else:
+                _check_middleware_class(middleware_class, name, plugin_name, hook_name)
             if name in registries.middleware:
+                taken = registries.middleware[name][0]
+                owner = taken if isinstance(taken, str) else f"{taken.__module__}.{taken.__qualname__}"
                 message = (
                     f"Plugin {plugin_name!r} registered the middleware name {name!r}, which is taken by "
-                    f"{registries.middleware[name].__module__}.{registries.middleware[name].__qualname__}; "
-                    "choose another name"
+                    f"{owner}; choose another name"
                 )
                 raise PluginError(message, plugin=plugin_name, hook=hook_name)
-            registries.middleware[name] = middleware_class
+            registries.middleware[name] = (middleware_class, plugin_name)
 
         register: Callable[..., None]
         if hook_name == "costkit_register_drivers":
@@ -303,8 +309,19 @@ class PluginManager:
         return [source for _, _, source in ordered]
 
     def middleware_classes(self) -> dict[str, type]:
-        """Return the middleware classes by name."""
-        return self._collect().middleware
+        """Return the middleware classes by name, importing those registered as strings.
+
+        Raises:
+            PluginError: A class registered as a string cannot be imported or is no middleware.
+        """
+        registries = self._collect()
+        classes = {}
+        for name, (target, plugin_name) in list(registries.middleware.items()):
+            if isinstance(target, str):
+                target = _load_middleware(target, name, plugin_name)
+                registries.middleware[name] = (target, plugin_name)
+            classes[name] = target
+        return classes
 
     def plugins(self) -> list[PluginInfo]:
         """Describe every registered plugin, sorted by name."""
@@ -346,6 +363,29 @@ class PluginManager:
     def budget_exceeded(self, event: BudgetExceeded) -> None:
         """Call ``costkit_budget_exceeded`` in every plugin."""
         self._pm.hook.costkit_budget_exceeded(event=event)
+
+
+def _check_middleware_class(middleware_class: Any, name: str, plugin_name: str, hook_name: str) -> None:
+    from costkit.middleware import Middleware
+
+    if not (isinstance(middleware_class, type) and issubclass(middleware_class, Middleware)):
+        message = (
+            f"Plugin {plugin_name!r} registered {middleware_class!r} as middleware {name!r}; "
+            "middleware must be a subclass of costkit.middleware.Middleware"
+        )
+        raise PluginError(message, plugin=plugin_name, hook=hook_name)
+
+
+def _load_middleware(path: str, name: str, plugin_name: str) -> type:
+    module_name, _, attribute = path.partition(":")
+    try:
+        middleware_class = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        message = f"Plugin {plugin_name!r} registered middleware {name!r} as {path!r}, which cannot be imported: {exc}"
+        raise PluginError(message, plugin=plugin_name, hook="costkit_register_middleware") from exc
+    _check_middleware_class(middleware_class, name, plugin_name, "costkit_register_middleware")
+    assert isinstance(middleware_class, type)
+    return middleware_class
 
 
 def _core_version() -> str | None:
