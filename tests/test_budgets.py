@@ -16,6 +16,7 @@ import attrs
 import pytest
 
 import costkit
+from costkit._money import format_amount
 from costkit.budgets import window_bounds
 
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")
@@ -637,3 +638,16 @@ def test_global_and_organization_scopes(database_url: str) -> None:
     assert by_global.value.scope == "global"
     assert by_global.value.scope_id is None
     assert by_global.value.spent == Decimal("0.010")
+
+
+def test_cost_above_reservation_is_logged(database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A response that costs more than its reservation is logged with both amounts and the cause."""
+    client = fake.client(database_url)
+    client.budgets.set("user", "u1", monthly="100")
+    with caplog.at_level("WARNING", logger="costkit.budgets"):
+        response = client.send("Hi", provider="fake", model="priced", user_id="u1", max_output_tokens=50)
+    messages = [record.getMessage() for record in caplog.records if "more than its reservation" in record.getMessage()]
+    assert len(messages) == 1
+    assert f"cost {format_amount(response.total_cost)}, more than" in messages[0]
+    assert "at most 50 output tokens" in messages[0]
+    assert "2000 output tokens" in messages[0]

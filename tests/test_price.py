@@ -213,6 +213,11 @@ class TestPriceValidation:
         with pytest.raises(PricingError, match="decimal places"):
             ModelPrice(provider="p", model="m", input="1.0000001")
 
+    def test_rejects_free_price_with_rates(self) -> None:
+        """A price cannot be free and charge rates at once."""
+        with pytest.raises(PricingError, match="free but also sets rates"):
+            ModelPrice(provider="p", model="m", input="3", free=True)
+
     def test_rejects_reversed_range(self) -> None:
         """effective_to must come after effective_from."""
         with pytest.raises(PricingError, match="effective_to"):

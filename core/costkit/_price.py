@@ -393,6 +393,12 @@ class ModelPrice:
         if not self.provider or not self.model:
             message = f"ModelPrice needs a provider and a model, got provider={self.provider!r}, model={self.model!r}"
             raise PricingError(message)
+        if self.free and (any(getattr(self, name) for name in RATE_FIELDS) or self.tiers or self.service_tiers):
+            message = (
+                f"ModelPrice for {self.provider}/{self.model} is free but also sets rates; a free model "
+                "costs nothing, so drop the rates, or drop free=True to charge them"
+            )
+            raise PricingError(message)
         if self.effective_from and self.effective_to and self.effective_to <= self.effective_from:
             message = (
                 f"ModelPrice for {self.provider}/{self.model}: effective_to ({self.effective_to}) must be after "

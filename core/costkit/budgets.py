@@ -923,25 +923,29 @@ class BudgetEnforcementMiddleware(Middleware):
         self._release(call)
 
     def _warn_if_above_reservation(self, call: Call, response: Response) -> None:
-        # NOTE: the reservation prices the requested model. A provider that answers with a
-        # pricier model (a dated snapshot, a router) can cost more than was reserved, and
-        # concurrent requests can then pass the limit by that difference.
+        # NOTE: the reservation prices the requested model and max_output_tokens. A provider
+        # that answers with a pricier model (a dated snapshot, a router) or ignores the output
+        # limit can cost more than was reserved, and concurrent requests can then pass the
+        # limit by that difference.
         reserved = call.state.get("reserved")
         try:
             cost = response.cost.total
         except Exception:
             return
         if reserved is not None and cost > reserved:
+            usage = response.usage
             logger.warning(
-                "Request %s cost %s, more than its reservation of %s: it asked for %s/%s and %s answered; "
-                "the budget may pass its limit by the difference. Price the request under the model it "
-                "actually gets, or lower max_output_tokens",
+                "Request %s cost %s, more than its reservation of %s, which priced %s/%s with at most %s output "
+                "tokens; the response came from %s with %s output tokens. The budget may pass its limit by the "
+                "difference: check that the server honours max_output_tokens and answers with the model requested",
                 call.request.request_id,
                 format_amount(cost),
                 format_amount(reserved),
                 call.request.provider,
                 call.request.model,
+                call.request.max_output_tokens or self.settings.default_max_output_tokens,
                 response.model,
+                usage.output_tokens if usage is not None else "unknown",
             )
 
     def _drop_broken_connection(self) -> None:
