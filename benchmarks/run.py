@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,28 +44,43 @@ def _isolate_settings() -> None:
     os.chdir(tempfile.mkdtemp(prefix="costkit-bench-cwd-"))
 
 
-def _runners(quick: bool) -> dict[str, Callable[[], Any]]:
-    import bench_budget
-    import bench_cost
-    import bench_ledger
-    import bench_pipeline
-    import bench_startup
+_QUICK_ARGUMENTS: dict[str, str] = {
+    "startup": "repeats=5",
+    "cost": "repeats=5, repeat_seconds=0.01",
+    "pipeline": "rounds=4, per_round=50",
+    "budget": "target=1_000",
+    "ledger": "sizes=(10_000, 100_000), repeats=3",
+}
 
-    if quick:
-        return {
-            "startup": lambda: bench_startup.run(repeats=5),
-            "cost": lambda: bench_cost.run(repeats=5, repeat_seconds=0.01),
-            "pipeline": lambda: bench_pipeline.run(rounds=4, per_round=50),
-            "budget": lambda: bench_budget.run(target=1_000),
-            "ledger": lambda: bench_ledger.run(sizes=(10_000, 100_000), repeats=3),
-        }
-    return {
-        "startup": bench_startup.run,
-        "cost": bench_cost.run,
-        "pipeline": bench_pipeline.run,
-        "budget": bench_budget.run,
-        "ledger": bench_ledger.run,
-    }
+
+def _run_isolated(name: str, quick: bool) -> Any:
+    """Run one benchmark in a fresh interpreter and return its results.
+
+    Each benchmark gets a process of its own, so that what an earlier one imported (LiteLLM
+    alone brings tens of thousands of objects, which slow down every garbage collection)
+    does not weigh on the next one's timings.
+    """
+    arguments = _QUICK_ARGUMENTS[name] if quick else ""
+    script = (
+        "import json, sys\n"
+        "from _harness import install_network_guard\n"
+        "install_network_guard()\n"
+        f"import bench_{name}\n"
+        f"result = bench_{name}.run({arguments})\n"
+        "with open(sys.argv[1], 'w') as file:\n"
+        "    json.dump(result, file, default=str)\n"
+    )
+    output = Path(tempfile.mkdtemp(prefix="costkit-bench-result-")) / f"{name}.json"
+    completed = subprocess.run(
+        [sys.executable, "-c", script, str(output)],
+        cwd=Path(__file__).resolve().parent,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent)},
+        check=False,
+    )
+    if completed.returncode != 0:
+        message = f"the {name} benchmark failed with exit status {completed.returncode}"
+        raise RuntimeError(message)
+    return json.loads(output.read_text())
 
 
 # --- Rendering -------------------------------------------------------------------------------
@@ -437,13 +453,12 @@ def main(argv: list[str] | None = None) -> int:
     from _harness import install_network_guard, machine_facts, versions
 
     install_network_guard()
-    runners = _runners(arguments.quick)
     began = time.perf_counter()
     benchmarks: dict[str, Any] = {}
     for name in arguments.only or BENCHMARKS:
         print(f"Running the {name} benchmark...", file=sys.stderr, flush=True)
         started = time.perf_counter()
-        benchmarks[name] = runners[name]()
+        benchmarks[name] = _run_isolated(name, arguments.quick)
         print(f"  done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     results = {
         "machine": machine_facts(),
