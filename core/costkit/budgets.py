@@ -436,7 +436,7 @@ class BudgetStore:
         Args:
             scope: ``user``, ``project``, ``organization`` or ``global``.
             scope_id: The id within the scope; not used for ``global``.
-            per_request: The most one request may cost.
+            per_request: The maximum cost of one request.
             daily: The cap per day; likewise ``weekly``, ``monthly`` and ``total``.
             timezone: The IANA zone where days, weeks and months start, such as ``Europe/Berlin``.
             thresholds: Alert thresholds as fractions of the limit; default 0.5, 0.75 and 0.9.
