@@ -99,8 +99,9 @@ def costkit_register_middleware(register: Callable[..., None]) -> None:
     Args:
         register: ``register(name, middleware_class)``. The class derives from
             :class:`costkit.middleware.Middleware`; clients build it with the client context
-            and the options configured for ``name``. Registering a taken name raises
-            :class:`costkit.PluginError`.
+            and the options configured for ``name``. A ``"module:Class"`` string in place of
+            the class defers its import to the first use of the middleware, which keeps
+            plugin discovery fast. Registering a taken name raises :class:`costkit.PluginError`.
 
     Returns nothing; results of implementations are ignored.
 
