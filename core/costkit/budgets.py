@@ -673,12 +673,13 @@ class BudgetStore:
         windowed = [budget for budget in budgets if budget.window != "request"]
         sums_sql, sums_parameters = self._window_sums_statement(windowed, when, now)
         try:
-            cursor = engine.execute_sql(f"BEGIN; {lock}; {sums_sql or 'SELECT 1'}", sums_parameters)
+            sums_statement = self.database.prepared(sums_sql) if sums_sql else "SELECT 1"
+            cursor = engine.execute_sql(f"BEGIN; {lock}; {sums_statement}", sums_parameters)
             values = cursor.fetchone()
             sums = _sums_from_values(windowed, values) if sums_sql else {}
             self._check_all(budgets, amount, sums, observed)
             insert_sql, insert_parameters = self._reservation_rows(request, amount, budgets, ttl_seconds, now)
-            engine.execute_sql(f"{insert_sql}; COMMIT", insert_parameters)
+            engine.execute_sql(f"{self.database.prepared(insert_sql)}; COMMIT", insert_parameters)
         except BaseException:
             with contextlib.suppress(Exception):
                 engine.execute_sql("ROLLBACK")

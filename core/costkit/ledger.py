@@ -411,7 +411,8 @@ class Ledger:
             # One statement is atomic on its own: the row, its spend rollups and the removal
             # of its reservation commit together, in one round trip instead of six.
             with self.database.errors("write a cost record"):
-                engine.execute_sql(plan.insert_settling(), [*parameters[0], rows[0]["request_id"]])
+                statement = self.database.prepared(plan.insert_settling())
+                engine.execute_sql(statement, [*parameters[0], rows[0]["request_id"]])
             return
         with self.database.errors("write cost records"), self.database.write_transaction():
             spend: dict[tuple[str, str, int], int] = {}

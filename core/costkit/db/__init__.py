@@ -8,6 +8,7 @@ With no URL configured, the ledger is ``ledger.sqlite3`` in the user data direct
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import threading
 from collections.abc import Iterator
@@ -100,6 +101,8 @@ class Database:
         self.models: SimpleNamespace = bind_models(database)
         self._migrated = False
         self._lock = threading.Lock()
+        # Statements prepared per connection: id(connection) -> (connection, {sql: EXECUTE text}).
+        self._prepared: dict[int, tuple[Any, dict[str, str]]] = {}
 
     def __repr__(self) -> str:
         return f"Database({redact_url(self.url)!r})"
@@ -125,6 +128,30 @@ class Database:
             self.drop_broken_connection()
             raise
 
+    def prepared(self, sql: str) -> str:
+        """Prepare ``sql`` on this thread's PostgreSQL connection once; return the text that runs it.
+
+        The returned ``EXECUTE`` takes the same ``%s`` parameters as ``sql`` and may be sent on
+        its own or inside a string of several statements. PostgreSQL then plans the statement
+        once per connection instead of at every call. ``sql`` must contain no ``%`` other
+        than its ``%s`` placeholders.
+        """
+        connection = self.peewee.connection()
+        prepared = self._prepared.get(id(connection))
+        if prepared is None or prepared[0] is not connection:
+            prepared = self._prepared[id(connection)] = (connection, {})
+        statements = prepared[1]
+        text = statements.get(sql)
+        if text is None:
+            name = "costkit_" + hashlib.sha1(sql.encode("utf-8")).hexdigest()[:16]
+            parts = sql.split("%s")
+            numbered = parts[0] + "".join(f"${index}{part}" for index, part in enumerate(parts[1:], start=1))
+            self.peewee.execute_sql(f"PREPARE {name} AS {numbered}")
+            placeholders = ", ".join(["%s"] * (len(parts) - 1))
+            text = f"EXECUTE {name} ({placeholders})" if placeholders else f"EXECUTE {name}"
+            statements[sql] = text
+        return text
+
     def drop_broken_connection(self) -> None:
         """Close this thread's connection when the server dropped it, so the next query reconnects."""
         engine = self.peewee
@@ -133,8 +160,10 @@ class Database:
                 return
             # psycopg2 sets `closed` to a non-zero value once the connection is lost; sqlite3
             # connections have no such attribute and do not break this way.
-            if getattr(engine.connection(), "closed", 0):
+            connection = engine.connection()
+            if getattr(connection, "closed", 0):
                 logger.info("Reconnecting to the ledger database %r after a lost connection", self)
+                self._prepared.pop(id(connection), None)
                 engine.close()
         except peewee.PeeweeException:
             logger.debug("Could not check the ledger connection", exc_info=True)
