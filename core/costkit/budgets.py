@@ -383,7 +383,11 @@ def _sum_parameters(
     scope: str, key: str, start: int | None, end: int | None, now: int, *, from_rollups: bool
 ) -> builtins.list[Any]:
     """Return the parameters of :meth:`_Statements.sums`, in the order of its placeholders."""
-    parameters: builtins.list[Any] = [scope, key] if from_rollups else ([] if scope == "global" else [key])
+    parameters: builtins.list[Any] = []
+    if from_rollups:
+        parameters += [scope, key]
+    elif scope != "global":
+        parameters.append(key)
     if start is not None:
         parameters.append(start)
     if end is not None:
@@ -604,7 +608,7 @@ class BudgetStore:
         Args:
             request: The request to reserve for.
             amount: Its worst-case cost.
-            ttl_seconds: How long the reservation counts if nobody settles or releases it.
+            ttl_seconds: How long the reservation counts when it is neither settled nor released.
             observed: Receives, per budget id, the settled spend plus the other requests'
                 reservations seen in the budget's window (see :meth:`check_thresholds`).
             budgets: The applicable budgets, when the caller has just read them with
@@ -925,7 +929,7 @@ class BudgetEnforcementMiddleware(Middleware):
 
     def _warn_if_above_reservation(self, call: Call, response: Response) -> None:
         # NOTE: the reservation prices the requested model and max_output_tokens. A provider
-        # that answers with a pricier model (a dated snapshot, a router) or ignores the output
+        # that responds with a pricier model (a dated snapshot, a router) or ignores the output
         # limit can cost more than was reserved, and concurrent requests can then pass the
         # limit by that difference.
         reserved = call.state.get("reserved")

@@ -195,7 +195,7 @@ class PricingChain:
         _live_chains.add(self)
 
     def invalidate(self) -> None:
-        """Drop every cached lookup, so the next one asks the sources again."""
+        """Drop every cached lookup, so the next one queries the sources again."""
         for source in self.sources:
             refresh = getattr(source, "refresh", None)
             if refresh is not None:
@@ -237,7 +237,7 @@ class PricingChain:
         return found
 
     def explain(self, provider: str, model: str, *, at: datetime | date | None = None) -> Resolution | None:
-        """Return the price in force at ``at`` with the source that answered and the name that matched."""
+        """Return the price in force at ``at`` with the name of the source that has it, or ``None``."""
         when = _as_datetime(at)
         for source, prices in self.candidates(provider, model):
             for price in prices:
@@ -335,7 +335,7 @@ class PricingChain:
 
 @attrs.frozen
 class Resolution:
-    """A resolved price and the source that answered."""
+    """A resolved price and the source it came from."""
 
     price: ModelPrice
     "The price in force."
