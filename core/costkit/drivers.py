@@ -138,7 +138,7 @@ class StreamState:
     metadata: dict[str, Any] = attrs.field(factory=dict)
     "Provider details to keep on the response."
     usage: Usage | None = None
-    "Usage read from a whole JSON body, when the server answered a stream request without streaming."
+    "Usage read from a whole JSON body, when the server responded to a stream request without streaming."
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -540,7 +540,7 @@ class _StreamBase:
     def _whole_body(self, http: httpx.Response) -> None:
         payload = self.driver._decode_json(http, self._call)
         parsed = self.driver._parse(self.request, payload)
-        logger.info("%s answered a stream request with one JSON body", self.driver.provider)
+        logger.info("%s responded to a stream request with one JSON body", self.driver.provider)
         self.state.events.append(payload)
         self.state.text.append(parsed.text)
         self.state.model = parsed.model

@@ -61,7 +61,7 @@ GROUPS: Final = (
     "week",
     "month",
 )
-"""What ``Ledger.report`` can group by; ``day``, ``week`` and ``month`` are UTC calendar periods."""
+"""The groupings of ``Ledger.report``; ``day``, ``week`` and ``month`` are UTC calendar periods."""
 
 _GROUP_ALIASES: Final = {"organisation": "organization", "user_id": "user", "project_id": "project"}
 _MICROS_PER_DAY: Final = 86_400_000_000
@@ -163,7 +163,7 @@ class LedgerRecord:
 
 @attrs.frozen
 class RepriceResult:
-    """What ``Ledger.reprice`` changed."""
+    """The counts and totals of one ``Ledger.reprice`` run."""
 
     examined: int
     "Rows looked at."

@@ -55,7 +55,7 @@ def _row_values(row: ReportRow) -> dict[str, Any]:
 @click.option("--since", type=DATETIME, help="First instant included. Default: the first request.")
 @click.option("--until", type=DATETIME, help="First instant excluded. Default: no end.")
 @click.option("--provider", help="Only requests to this provider.")
-@click.option("--model", help="Only requests answered by this model.")
+@click.option("--model", help="Only requests whose response came from this model.")
 @click.option("--user", "user_id", metavar="ID", help="Only requests of this user.")
 @click.option("--project", "project_id", metavar="ID", help="Only requests of this project.")
 @click.option("--organization", "organization_id", metavar="ID", help="Only requests of this organization.")

@@ -65,10 +65,16 @@ def redact_url(url: str) -> str:
     if parts.password is not None:
         parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
     if parts.query:
-        query = "&".join(
-            f"{name}=***" if name.lower() in _SECRET_PARAMETERS else f"{name}={value}" if sep else name
-            for name, sep, value in (item.partition("=") for item in parts.query.split("&"))
-        )
+        items = []
+        for item in parts.query.split("&"):
+            name, separator, value = item.partition("=")
+            if name.lower() in _SECRET_PARAMETERS:
+                items.append(f"{name}=***")
+            elif separator:
+                items.append(f"{name}={value}")
+            else:
+                items.append(name)
+        query = "&".join(items)
         parts = parts._replace(query=query)
     return parts.geturl()
 

@@ -304,7 +304,7 @@ class PluginManager:
         return self._collect().extractors
 
     def pricing_sources(self) -> list[Any]:
-        """Return the pricing sources in the order the chain asks them."""
+        """Return the pricing sources in the order the chain queries them."""
         ordered = sorted(self._collect().pricing_sources, key=lambda item: (item[0], item[1]))
         return [source for _, _, source in ordered]
 
